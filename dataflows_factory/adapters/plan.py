@@ -1,0 +1,196 @@
+"""Factory -> Plan: frozen, JSON-serialisable step records that adapters compile.
+
+A plan runs nothing and reads no data: building one is cheap enough for a DAG file parsed
+every few seconds by a scheduler. Adapters compile plans, never factories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SelectionError
+from ..store import Store
+
+if TYPE_CHECKING:
+    from ..factory import Factory
+
+__all__ = ["Plan", "StepPlan", "build_plan"]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One flow as a step: what it waits for, what it writes, how often to retry."""
+
+    name: str
+    inputs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: float = 0.0
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    output: str = ""
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        return self.inputs + tuple(a for a in self.after if a not in self.inputs)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Steps of a factory in topological order, plus where they read and write.
+
+    ``upstream`` of a step may name flows outside a selected plan: those datasets are read
+    from the store as they are. :meth:`edges` gives only the edges inside the plan.
+    """
+
+    factory: str
+    store: str
+    steps: tuple[StepPlan, ...]
+    factory_ref: str | None = None
+    description: str = ""
+    selected_from: tuple[str, ...] = field(default=(), compare=False)
+
+    # -- queries --------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(step.name for step in self.steps)
+
+    def step(self, name: str) -> StepPlan:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"plan of factory {self.factory!r} has no step {name!r}")
+
+    def edges(self) -> list[tuple[str, str]]:
+        """``(upstream, downstream)`` pairs between steps of this plan."""
+        names = set(self.names)
+        return [(up, step.name) for step in self.steps for up in step.upstream if up in names]
+
+    def downstream(self, name: str) -> list[str]:
+        """Every step that depends, directly or not, on ``name``, in plan order."""
+        found = {name}
+        for step in self.steps:
+            if any(up in found for up in step.upstream):
+                found.add(step.name)
+        return [n for n in self.names if n in found and n != name]
+
+    def select(self, selection: str | Iterable[str] | None) -> Plan:
+        """A sub-plan: ``name``, ``+name`` (with upstream), ``name+`` (with downstream), ``tag:x``.
+
+        Terms are separated by spaces or commas; the result is their union.
+        """
+        terms = _terms(selection)
+        if not terms:
+            return self
+        by_name = {step.name: step for step in self.steps}
+        chosen: set[str] = set()
+        for term in terms:
+            match = re.fullmatch(r"(\+?)([^+]+)(\+?)", term)
+            if not match:
+                raise SelectionError(f"cannot read selection term {term!r}")
+            up, core, down = match.groups()
+            if core.startswith("tag:"):
+                tag = core[4:]
+                roots = {s.name for s in self.steps if tag in s.tags}
+                if not roots:
+                    raise SelectionError(f"no flow of factory {self.factory!r} has tag {tag!r}")
+            elif core in by_name:
+                roots = {core}
+            else:
+                raise SelectionError(
+                    f"selection {term!r}: factory {self.factory!r} has no flow {core!r}; "
+                    f"known flows: {sorted(by_name)}"
+                )
+            chosen |= roots
+            for root in roots:
+                if up:
+                    chosen |= self._ancestors(root)
+                if down:
+                    chosen |= set(self.downstream(root))
+        return replace(
+            self,
+            steps=tuple(step for step in self.steps if step.name in chosen),
+            selected_from=self.names,
+        )
+
+    def _ancestors(self, name: str) -> set[str]:
+        by_name = {step.name: step for step in self.steps}
+        found: set[str] = set()
+        pending = list(by_name[name].upstream)
+        while pending:
+            current = pending.pop()
+            if current not in found and current in by_name:
+                found.add(current)
+                pending.extend(by_name[current].upstream)
+        return found
+
+    # -- serialisation --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        steps = tuple(
+            StepPlan(**{**step, "inputs": tuple(step["inputs"]), "after": tuple(step["after"]),
+                        "tags": tuple(step["tags"])})
+            for step in data["steps"]
+        )
+        return cls(
+            factory=data["factory"], store=data["store"], steps=steps,
+            factory_ref=data.get("factory_ref"), description=data.get("description", ""),
+            selected_from=tuple(data.get("selected_from", ())),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.from_dict(json.loads(text))
+
+
+def _terms(selection: str | Iterable[str] | None) -> list[str]:
+    if selection is None:
+        return []
+    if isinstance(selection, str):
+        selection = [selection]
+    return [t for item in selection for t in re.split(r"[\s,]+", item.strip()) if t]
+
+
+def build_plan(
+    factory: Factory,
+    *,
+    select: str | Iterable[str] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+) -> Plan:
+    """Validate ``factory`` and describe it as a :class:`Plan` (optionally a selection)."""
+    order = factory.validate()
+    resolved = factory.store(store)
+    flows = factory.flows
+    try:
+        ref: str | None = factory.get_ref()
+    except Exception:  # a factory built in a test or a notebook: runnable locally only
+        ref = None
+    steps = tuple(
+        StepPlan(
+            name=name,
+            inputs=flows[name].inputs,
+            after=flows[name].after,
+            retries=flows[name].retries,
+            retry_delay=flows[name].retry_delay,
+            description=flows[name].description,
+            tags=flows[name].tags,
+            output=resolved.dataset_url(factory.name, name),
+        )
+        for name in order
+    )
+    plan = Plan(factory=factory.name, store=resolved.url, steps=steps, factory_ref=ref,
+                description=factory.description)
+    return plan.select(select)

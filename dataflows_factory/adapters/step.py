@@ -1,0 +1,345 @@
+"""Execute ONE step. The local runner and every orchestrator run flows only through here.
+
+``run_step`` rebuilds the factory from an import reference (so any worker process can call
+it), injects upstream datasets, streams the flow row by row into a staging folder, and
+publishes the dataset atomically. It returns a small JSON-serialisable :class:`StepResult`:
+orchestrators pass that around, never rows.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dataflows import Flow, dump_to_path, load
+from dataflows.base.exceptions import ProcessorError
+from dataflows.base.schema_validator import ValidationError
+
+from .._compat import check_tabulator
+from .._fingerprint import code_hash, file_hash, fingerprint
+from ..errors import FactoryError, FlowExecutionError
+from ..factory import Factory, load_factory
+from ..flow import DatasetStep, FlowSpec
+from ..store import DESCRIPTOR, Store, redact
+
+__all__ = ["Progress", "StepResult", "new_run_id", "run_step"]
+
+log = logging.getLogger("dataflows_factory.step")
+
+Progress = Callable[[str, str, int], None]
+"""Called as ``progress(flow, resource, rows_so_far)`` while a flow streams."""
+
+SUCCEEDED, SKIPPED, FAILED = "succeeded", "skipped", "failed"
+_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "rows_processor": "rows function",
+                    "row_processor": "row function", "datapackage_processor": "package function"}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one flow run produced: where, how much, what shape, how long; never rows."""
+
+    factory: str
+    flow: str
+    status: str
+    dataset_uri: str
+    rows: dict[str, int] = field(default_factory=dict)
+    schema: dict[str, Any] = field(default_factory=dict)
+    bytes: int = 0
+    content_hash: str = ""
+    fingerprint: str = ""
+    duration: float = 0.0
+    started_at: str = ""
+    finished_at: str = ""
+    run_id: str = ""
+    attempt: int = 1
+    error: dict[str, Any] | None = None
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepResult:
+        return cls(**data)
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def run_step(
+    factory_ref: str | Factory,
+    flow_name: str,
+    *,
+    store: str | os.PathLike[str] | Store | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+    attempt: int = 1,
+    progress: Progress | None = None,
+) -> StepResult:
+    """Run one flow of a factory and publish its dataset; skip it if nothing changed.
+
+    Raises :class:`FlowExecutionError` (naming the flow, the processor and, for data
+    errors, the resource, row and field) when the flow fails; the previous dataset is then
+    left exactly as it was.
+    """
+    check_tabulator()
+    factory = load_factory(factory_ref)
+    spec = factory.flows.get(flow_name)
+    if spec is None:
+        raise FlowExecutionError(flow_name, f"factory {factory.name!r} has no such flow")
+    target = factory.store(store)
+    run_id = run_id or new_run_id()
+    started, clock = _now(), time.perf_counter()
+    uri = target.dataset_url(factory.name, flow_name)
+
+    with contextlib.ExitStack() as stack:
+        datasets, upstream_hashes = _open_inputs(factory, spec, target, stack)
+        try:
+            built = spec.build(datasets)
+        except FactoryError:
+            raise
+        except Exception as cause:
+            raise _execution_error(flow_name, cause, building=True) from cause
+        files = _resolve_sources(built, str(factory.root))
+        print_ = fingerprint(code_hash(spec.func), spec.params, upstream_hashes, files)
+
+        previous = target.read_descriptor(factory.name, flow_name)
+        if (not force and previous is not None
+                and previous.get("dff", {}).get("fingerprint") == print_
+                and target.has_files(factory.name, flow_name, previous)):
+            log.info("flow %r unchanged (fingerprint %s): skipped", flow_name, print_[:12])
+            return _result(factory.name, flow_name, SKIPPED, uri, previous, print_, started,
+                           clock, run_id, attempt)
+
+        with target.staging(factory.name, flow_name) as staged:
+            counter = _RowCounter(flow_name, progress)
+            _stream(flow_name, Flow(built, counter.step, dump_to_path(staged)))
+            descriptor = _finish_descriptor(staged, factory.name, flow_name, print_, run_id,
+                                            counter.counts)
+            target.publish(factory.name, flow_name, staged)
+    result = _result(factory.name, flow_name, SUCCEEDED, uri, descriptor, print_, started,
+                     clock, run_id, attempt)
+    log.info("flow %r done: %d rows in %.2fs (%.0f rows/s) -> %s", flow_name, result.total_rows,
+             result.duration, result.total_rows / max(result.duration, 1e-9), redact(uri))
+    return result
+
+
+def _open_inputs(
+    factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.ExitStack
+) -> tuple[dict[str, DatasetStep], dict[str, str | None]]:
+    datasets: dict[str, DatasetStep] = {}
+    hashes: dict[str, str | None] = {}
+    for name in spec.inputs:
+        try:
+            path = stack.enter_context(store.local_copy(factory.name, name))
+        except FactoryError as cause:
+            raise FlowExecutionError(spec.name, str(cause), processor=f"input {name!r}",
+                                     cause_type=type(cause).__name__) from cause
+        datasets[name] = DatasetStep(name, path)
+        descriptor = store.read_descriptor(factory.name, name) or {}
+        hashes[name] = descriptor.get("dff", {}).get("content_hash")
+    for name in spec.after:
+        if name not in hashes:
+            hashes["after:" + name] = None
+    return datasets, hashes
+
+
+def _iter_steps(steps: Any) -> Iterator[Any]:
+    for step in steps:
+        if isinstance(step, Flow):
+            yield from _iter_steps(step.chain)
+        else:
+            yield step
+
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
+
+
+def _resolve_sources(flow: Flow, root: str) -> dict[str, str]:
+    """Point relative ``load()`` sources at the factory's root; hash the local files read."""
+    files: dict[str, str] = {}
+    for step in _iter_steps(flow.chain):
+        if not isinstance(step, load) or isinstance(step, DatasetStep):
+            continue
+        source = step.load_source
+        if not isinstance(source, str) or _URL.match(source) or source.startswith("env://"):
+            continue
+        if not os.path.isabs(source):
+            candidate = os.path.join(root, source)
+            if os.path.exists(candidate) or not os.path.exists(source):
+                source = step.load_source = candidate
+        if os.path.isfile(source):
+            files[os.path.relpath(source, root)] = file_hash(source)
+    return files
+
+
+class _RowCounter:
+    """A rows step that counts rows per resource and reports progress a few times a second."""
+
+    def __init__(self, flow: str, progress: Progress | None, every: float = 0.25) -> None:
+        self.flow = flow
+        self.progress = progress
+        self.every = every
+        self.log_every = 10.0
+        self.counts: dict[str, int] = {}
+
+    @property
+    def step(self) -> Callable[[Any], Iterator[Any]]:
+        # A plain function, not a bound method: dataflows silently skips bound methods.
+        def rows_step(rows: Any) -> Iterator[Any]:
+            return self._count(rows)
+
+        return rows_step
+
+    def _count(self, rows: Any) -> Iterator[Any]:
+        resource = rows.res.name
+        count = 0
+        start = last = last_log = time.perf_counter()
+        for count, row in enumerate(rows, start=1):  # noqa: B007
+            yield row
+            if count & 1023 == 0:
+                now = time.perf_counter()
+                if self.progress is not None and now - last >= self.every:
+                    self.progress(self.flow, resource, count)
+                    last = now
+                if now - last_log >= self.log_every:
+                    log.info("flow %r, resource %r: %d rows (%.0f rows/s)", self.flow,
+                             resource, count, count / (now - start))
+                    last_log = now
+        self.counts[resource] = count
+        if self.progress is not None:
+            self.progress(self.flow, resource, count)
+
+
+def _stream(flow_name: str, flow: Flow) -> None:
+    # Not Flow.process(): dataflows logs and swallows CastError there; we raise everything.
+    try:
+        datastream = flow._chain()._process()
+        for resource in datastream.res_iter:
+            collections.deque(resource, maxlen=0)
+    except FactoryError:
+        raise
+    except Exception as cause:
+        raise _execution_error(flow_name, cause) from cause
+
+
+def _execution_error(flow: str, error: BaseException, building: bool = False) -> FlowExecutionError:
+    processor: str | None = "flow function" if building else None
+    position: int | None = None
+    resource = field_name = None
+    row: int | None = None
+    root: BaseException = error
+    while True:
+        if isinstance(root, ProcessorError):
+            if processor is None:
+                processor = _processor_name(root)
+                position = root.processor_position
+            root = root.cause
+        elif isinstance(root, ValidationError):
+            resource, row = root.resource_name, root.index + 1
+            errors = getattr(root.cast_error, "errors", None) or [root.cast_error]
+            match = re.search(r'[Ff]ield "([^"]+)"', " ".join(map(str, errors)))
+            field_name = match.group(1) if match else None
+            message = "; ".join(str(e) for e in errors)
+            return FlowExecutionError(flow, redact(message), processor=processor, position=position,
+                                      resource=resource, row=row, field=field_name,
+                                      cause_type="ValidationError")
+        elif root.__cause__ is not None and type(root).__name__ == "SourceLoadError":
+            root = root.__cause__
+        else:
+            break
+    return FlowExecutionError(flow, redact(str(root) or repr(root)), processor=processor,
+                              position=position, cause_type=type(root).__name__)
+
+
+def _processor_name(error: ProcessorError) -> str:
+    # Function steps run inside dataflows' generic wrappers: name the function instead,
+    # and for processors built as closures (``join`` returns ``join.<locals>.func``) the
+    # factory that built it.
+    function = getattr(error.processor_object, "func", None)
+    qualname = getattr(function, "__qualname__", None)
+    if qualname:
+        return str(qualname.split(".<locals>")[0] if ".<locals>" in qualname else qualname)
+    return _PROCESSOR_NAMES.get(error.processor_name, error.processor_name)
+
+
+def _finish_descriptor(staged: str, factory: str, flow: str, print_: str, run_id: str,
+                       counts: dict[str, int]) -> dict[str, Any]:
+    path = os.path.join(staged, DESCRIPTOR)
+    with open(path, encoding="utf-8") as handle:
+        descriptor: dict[str, Any] = json.load(handle)
+    digest = hashlib.sha256()
+    for resource in descriptor.get("resources", []):
+        # dataflows adds its counters to the values a loaded upstream descriptor already
+        # carried (bytes, count_of_rows, hash), and counts rows per package only: we
+        # measure each resource file ourselves.
+        resource["count_of_rows"] = counts.get(resource["name"], 0)
+        resource["bytes"], resource["hash"] = _measure(os.path.join(staged, resource["path"]))
+        digest.update(f"{resource['name']}\0{resource['hash']}\0{resource['bytes']}\n".encode())
+    resources = descriptor.get("resources", [])
+    descriptor["count_of_rows"] = sum(r["count_of_rows"] for r in resources)
+    descriptor["bytes"] = sum(r["bytes"] for r in resources)
+    descriptor.pop("hash", None)
+    descriptor["dff"] = {
+        "factory": factory,
+        "flow": flow,
+        "fingerprint": print_,
+        "content_hash": digest.hexdigest(),
+        "run_id": run_id,
+        "produced_at": _now(),
+    }
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(descriptor, handle, indent=2, sort_keys=True)
+    return descriptor
+
+
+def _measure(path: str) -> tuple[int, str]:
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _result(
+    factory: str, flow: str, status: str, uri: str, descriptor: dict[str, Any], print_: str,
+    started: str, clock: float, run_id: str, attempt: int,
+) -> StepResult:
+    resources = descriptor.get("resources", [])
+    return StepResult(
+        factory=factory,
+        flow=flow,
+        status=status,
+        dataset_uri=redact(uri),
+        rows={r["name"]: int(r.get("count_of_rows") or 0) for r in resources},
+        schema={r["name"]: r.get("schema", {}) for r in resources},
+        bytes=sum(int(r.get("bytes") or 0) for r in resources),
+        content_hash=descriptor.get("dff", {}).get("content_hash", ""),
+        fingerprint=print_,
+        duration=round(time.perf_counter() - clock, 4),
+        started_at=started,
+        finished_at=_now(),
+        run_id=run_id,
+        attempt=attempt,
+    )

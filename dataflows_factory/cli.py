@@ -1,0 +1,248 @@
+"""``dff``: the command line. Exit codes: 0 success, 1 a flow failed, 2 usage/definition error."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import FactoryError, FlowExecutionError
+from .factory import Factory, load_factory
+from .store import Store, redact
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_TARGET = "factory.py"
+console = Console()
+errors = Console(stderr=True)
+
+
+def _handle_errors(command: F) -> F:
+    """Turn library errors into one clear line and the contract's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except FactoryError as error:
+            if debug:
+                raise
+            errors.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
+            sys.exit(1 if isinstance(error, FlowExecutionError) else 2)
+        except Exception as error:  # an error in the user's factory file while importing it
+            if debug:
+                raise
+            errors.print(f"[bold red]error:[/] {type(error).__name__}: {redact(str(error))} "
+                         "(run with --debug for the traceback)", highlight=False)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _factory(target: str) -> Factory:
+    if ":" not in target and not os.path.exists(target) and not target.endswith(".py"):
+        return load_factory(target)
+    return load_factory(target)
+
+
+target_argument = click.argument("target", default=DEFAULT_TARGET, metavar="FILE[:ATTR]")
+store_option = click.option("--store", metavar="URL", default=None,
+                            help="Store folder or fsspec URL (default: $DFF_STORE, the factory's, ./data).")
+select_option = click.option("--select", "-s", multiple=True, metavar="EXPR",
+                             help="Flows to use: NAME, +NAME (with upstream), NAME+ (with "
+                                  "downstream), tag:TAG; repeat or separate with commas.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="dataflows-factory", prog_name="dff")
+def main(debug: bool) -> None:
+    """Run factories of dataflows flows: locally, or compiled to an orchestrator."""
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@_handle_errors
+def init(directory: str, force: bool) -> None:
+    """Create a runnable example project in DIRECTORY (default: here)."""
+    template = Path(__file__).parent / "_template"
+    target = Path(directory)
+    files = [p for p in template.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    existing = [p.relative_to(template) for p in files if (target / p.relative_to(template)).exists()]
+    if existing and not force:
+        raise click.UsageError(f"{directory}: {', '.join(map(str, existing))} already exist; use --force")
+    for path in files:
+        destination = target / path.relative_to(template)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    where = "" if directory == "." else f"cd {directory} && "
+    console.print(f"Created a dataflows-factory project in [bold]{target}[/]. Next: "
+                  f"[bold]{where}dff run[/]")
+
+
+@main.command()
+@target_argument
+@select_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Flows run in parallel (default: number of cores).")
+@click.option("--force", is_flag=True, help="Run flows even when nothing changed.")
+@store_option
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@_handle_errors
+def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, store: str | None,
+        progress: bool | None, as_json: bool) -> None:
+    """Run the factory in FILE (default: factory.py) on this machine."""
+    from .runner import run as run_factory
+
+    factory = _factory(target)
+    report = run_factory(factory, select=list(select) or None, jobs=jobs, force=force, store=store,
+                         show_progress=progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_summary(report)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_summary(report: Any) -> None:
+    table = Table(title=f"factory {report.factory} · run {report.run_id}", title_justify="left")
+    for column in ("flow", "status", "rows", "time", "rows/s", "attempts"):
+        table.add_column(column, justify="right" if column in ("rows", "time", "rows/s") else "left")
+    colours = {"succeeded": "green", "skipped": "cyan", "failed": "red", "upstream_failed": "yellow"}
+    for result in report.results.values():
+        rate = result.total_rows / result.duration if result.duration and result.status == "succeeded" else 0
+        table.add_row(
+            result.flow, f"[{colours.get(result.status, 'white')}]{result.status}[/]",
+            f"{result.total_rows:,}", f"{result.duration:.2f}s", f"{rate:,.0f}" if rate else "",
+            str(result.attempt),
+        )
+    console.print(table)
+    for result in report.failed:
+        errors.print(f"[bold red]error:[/] {redact(result.error['text'])}" if result.error else "",
+                     highlight=False)
+    console.print(f"datasets: {report.store} · manifest: {redact(report.manifest)}", highlight=False)
+
+
+@main.command()
+@target_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text",
+              show_default=True)
+@select_option
+@_handle_errors
+def graph(target: str, fmt: str, select: tuple[str, ...]) -> None:
+    """Show the flows and their dependencies."""
+    from .graph import render
+
+    click.echo(render(_factory(target).plan(select=list(select) or None), fmt))
+
+
+@main.command(name="list")
+@target_argument
+@store_option
+@_handle_errors
+def list_flows(target: str, store: str | None) -> None:
+    """List the flows, their dependencies and the state of their datasets."""
+    factory = _factory(target)
+    plan = factory.plan(store=store)
+    where = Store(plan.store)
+    table = Table(title=f"factory {factory.name} · store {where.display_url}", title_justify="left")
+    for column in ("flow", "upstream", "after", "tags", "retries", "rows", "produced", "description"):
+        table.add_column(column)
+    for step in plan.steps:
+        descriptor = where.read_descriptor(plan.factory, step.name)
+        rows = f"{descriptor.get('count_of_rows', 0):,}" if descriptor else "-"
+        produced = descriptor.get("dff", {}).get("produced_at", "?")[:19] if descriptor else "never"
+        table.add_row(step.name, ", ".join(step.inputs), ", ".join(step.after), ", ".join(step.tags),
+                      str(step.retries), rows, produced, step.description.splitlines()[0]
+                      if step.description else "")
+    console.print(table)
+
+
+@main.command()
+@click.argument("target", metavar="FILE[:ATTR]")
+@click.argument("flow")
+@click.option("--resource", "-r", default=None, help="Only this resource.")
+@click.option("--rows", "-n", "limit", type=click.IntRange(min=0), default=10, show_default=True)
+@store_option
+@_handle_errors
+def inspect(target: str, flow: str, resource: str | None, limit: int, store: str | None) -> None:
+    """Show the schema and first rows of FLOW's dataset."""
+    from .datasets import iter_rows
+
+    factory = _factory(target)
+    where = factory.store(store)
+    if flow not in factory.flows:
+        raise click.UsageError(f"factory {factory.name!r} has no flow {flow!r}; "
+                               f"known flows: {sorted(factory.flows)}")
+    with where.local_copy(factory.name, flow) as path:
+        descriptor = json.loads(Path(path).read_text(encoding="utf-8"))
+        meta = descriptor.get("dff", {})
+        console.print(f"[bold]{flow}[/] · {redact(where.dataset_url(factory.name, flow))} · produced "
+                      f"{meta.get('produced_at', '?')} · run {meta.get('run_id', '?')}", highlight=False)
+        for res in descriptor.get("resources", []):
+            if resource and res["name"] != resource:
+                continue
+            fields = res.get("schema", {}).get("fields", [])
+            console.print(f"\nresource [bold]{res['name']}[/] ({res.get('count_of_rows', '?'):,} rows, "
+                          f"{res.get('bytes', 0):,} bytes, {res.get('path')})")
+            schema = Table("field", "type", "format")
+            for item in fields:
+                schema.add_row(item["name"], item.get("type", "any"), item.get("format", "default"))
+            console.print(schema)
+            rows = Table(*[item["name"] for item in fields])
+            for row in itertools.islice(iter_rows(path, res["name"]), limit):
+                rows.add_row(*["" if row.get(f["name"]) is None else str(row.get(f["name"])) for f in fields])
+            console.print(rows)
+
+
+@main.command()
+@_handle_errors
+def processors() -> None:
+    """List the processors flows can use: dataflows', ours and plugins'."""
+    from .processors import registry
+
+    table = Table("processor", "from", "description")
+    for info in registry():
+        table.add_row(info.name, info.origin, info.description)
+    console.print(table)
+
+
+@main.command()
+@target_argument
+@select_option
+@store_option
+@_handle_errors
+def validate(target: str, select: tuple[str, ...], store: str | None) -> None:
+    """Validate the stored datasets against their schemas (exit 1 if one is invalid)."""
+    from .datasets import validate_dataset
+
+    factory = _factory(target)
+    plan = factory.plan(select=list(select) or None, store=store)
+    where = Store(plan.store)
+    table = Table("flow", "status", "rows", "problems")
+    bad = False
+    for step in plan.steps:
+        problems, rows = validate_dataset(where, plan.factory, step.name)
+        bad = bad or bool(problems)
+        status = "[red]invalid[/]" if problems else "[green]valid[/]"
+        table.add_row(step.name, status, f"{rows:,}", "\n".join(problems[:5]))
+    console.print(table)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,153 @@
+"""One root exception, and subclasses that also inherit the matching builtin.
+
+Every error raised on purpose by dataflows-factory is a :class:`FactoryError`, so callers can
+catch the library's errors with one ``except`` and still catch, say, ``ValueError`` the
+usual way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FactoryError(Exception):
+    """Root of every error raised by dataflows-factory."""
+
+
+class FactoryDefinitionError(FactoryError, ValueError):
+    """A factory or flow is defined wrongly; raised at definition time, never at run time."""
+
+
+class InvalidFlowNameError(FactoryDefinitionError):
+    """A flow or factory name is not a safe identifier."""
+
+
+class DuplicateFlowError(FactoryDefinitionError):
+    """Two flows of one factory share a name."""
+
+
+class UnknownUpstreamError(FactoryDefinitionError):
+    """A flow depends on a flow the factory does not define."""
+
+
+class FactoryCycleError(FactoryDefinitionError):
+    """The flows' dependencies form a cycle."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__(
+            "flows form a dependency cycle: " + " -> ".join(cycle)
+            + "; remove one of these dependencies"
+        )
+
+
+class FlowReturnError(FactoryDefinitionError, TypeError):
+    """A flow function returned something that is not a ``dataflows.Flow`` or a list of steps."""
+
+
+class InvalidStepError(FactoryDefinitionError, TypeError):
+    """A step in a flow is something ``dataflows`` would silently ignore or reject."""
+
+
+class FactoryRefError(FactoryError, ImportError):
+    """A ``module:attr`` or ``path.py:attr`` reference does not lead to a Factory."""
+
+
+class StoreError(FactoryError, OSError):
+    """The store cannot be opened, read or written."""
+
+
+class DatasetNotFoundError(StoreError, FileNotFoundError):
+    """A flow's dataset has not been produced yet (or was removed)."""
+
+
+class SelectionError(FactoryError, ValueError):
+    """A ``--select`` expression names no flow of the factory."""
+
+
+class MissingExtraError(FactoryError, ImportError):
+    """An orchestrator module was imported without its optional dependencies installed."""
+
+    def __init__(self, extra: str, missing: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{missing!r} is not installed; install the extra with: "
+            f'pip install "dataflows-factory[{extra}]"'
+        )
+
+
+class FlowExecutionError(FactoryError, RuntimeError):
+    """A flow failed while running; names the flow, the processor and, for data, where.
+
+    Attributes are plain values (no exception objects) so the error survives pickling
+    across processes and can be reported by any orchestrator.
+    """
+
+    def __init__(
+        self,
+        flow: str,
+        message: str,
+        *,
+        processor: str | None = None,
+        position: int | None = None,
+        resource: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        cause_type: str | None = None,
+    ) -> None:
+        self.flow = flow
+        self.message = message
+        self.processor = processor
+        self.position = position
+        self.resource = resource
+        self.row = row
+        self.field = field
+        self.cause_type = cause_type
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = [f"flow {self.flow!r}"]
+        if self.processor:
+            step = f"processor {self.processor!r}"
+            if self.position is not None:
+                step += f" (step #{self.position})"
+            where.append(step)
+        if self.resource:
+            where.append(f"resource {self.resource!r}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        kind = f"{self.cause_type}: " if self.cause_type else ""
+        return f"{', '.join(where)} failed: {kind}{self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_execution_error,
+            (self.flow, self.message, self.processor, self.position, self.resource,
+             self.row, self.field, self.cause_type),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description, for manifests and orchestrator results."""
+        return {
+            "flow": self.flow,
+            "processor": self.processor,
+            "position": self.position,
+            "resource": self.resource,
+            "row": self.row,
+            "field": self.field,
+            "type": self.cause_type,
+            "message": self.message,
+            "text": str(self),
+        }
+
+
+def _rebuild_execution_error(
+    flow: str, message: str, processor: str | None, position: int | None,
+    resource: str | None, row: int | None, field: str | None, cause_type: str | None,
+) -> FlowExecutionError:
+    return FlowExecutionError(
+        flow, message, processor=processor, position=position, resource=resource,
+        row=row, field=field, cause_type=cause_type,
+    )

@@ -1,0 +1,229 @@
+"""Flows: functions that return a ``dataflows.Flow``, registered on a factory.
+
+A flow function's parameters *without* a default name upstream flows: each receives that
+flow's dataset as a loadable step. Parameters *with* a default are flow parameters, which
+``@factory.flow(params=...)`` can override; they enter the flow's fingerprint.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataflows import Flow, load
+from dataflows.base.datastream_processor import DataStreamProcessor
+from dataflows.base.schema_validator import schema_validator
+
+from .errors import FlowReturnError, InvalidFlowNameError, InvalidStepError
+
+__all__ = ["DatasetStep", "FlowSpec", "check_name"]
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_ROW_PARAMS = ("row", "rows", "package")
+
+
+def check_name(name: object, what: str = "flow") -> str:
+    """Return ``name`` if it is a safe identifier (it becomes a path, a task id, an asset key)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidFlowNameError(
+            f"{what} name {name!r} is not a safe identifier: use letters, digits and '_' "
+            "(at most 64, starting with a letter); it becomes a folder, a task id and an asset key"
+        )
+    return name
+
+
+class DatasetStep(load):  # type: ignore[misc]
+    """An upstream flow's dataset, as a ``dataflows`` step that loads every resource.
+
+    Use it directly inside ``Flow(...)``, or pick resources with :meth:`resource`::
+
+        @factory.flow()
+        def report(key_metrics):
+            return Flow(key_metrics.resource("key_metrics"), ...)
+    """
+
+    def __init__(self, flow: str, descriptor_path: str, resources: Any = None) -> None:
+        super().__init__(descriptor_path, resources=resources)
+        self.flow = flow
+        self.descriptor_path = descriptor_path
+
+    def resource(self, *names: str) -> DatasetStep:
+        """A step that loads only the named resources of this dataset."""
+        if not names:
+            raise ValueError(f"dataset of flow {self.flow!r}: resource() needs at least one name")
+        return DatasetStep(self.flow, self.descriptor_path, resources=list(names))
+
+    def __repr__(self) -> str:
+        return f"DatasetStep({self.flow!r}, resources={self.resources!r})"
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """A flow as registered on a factory: its function, dependencies and options."""
+
+    name: str
+    func: Callable[..., Any]
+    inputs: tuple[str, ...]
+    after: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: float = 0.0
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_function(
+        cls,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        after: Iterable[str] = (),
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        description: str | None = None,
+        tags: Iterable[str] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> FlowSpec:
+        flow_name = check_name(name or getattr(func, "__name__", None))
+        if not callable(func):
+            raise InvalidStepError(f"flow {flow_name!r}: {func!r} is not callable")
+        if isinstance(after, str):
+            after = [after]
+        if not isinstance(retries, int) or retries < 0:
+            raise InvalidStepError(f"flow {flow_name!r}: retries must be a non-negative int")
+        signature = inspect.signature(func)
+        inputs: list[str] = []
+        defaults: dict[str, Any] = {}
+        for parameter in signature.parameters.values():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                raise InvalidStepError(
+                    f"flow {flow_name!r}: *args/**kwargs are not supported; name each upstream flow"
+                )
+            if parameter.default is parameter.empty:
+                inputs.append(parameter.name)
+            else:
+                defaults[parameter.name] = parameter.default
+        unknown = sorted(set(params or {}) - set(defaults))
+        if unknown:
+            raise InvalidStepError(
+                f"flow {flow_name!r}: params {unknown} are not parameters with a default "
+                f"of {func.__qualname__}()"
+            )
+        return cls(
+            name=flow_name,
+            func=func,
+            inputs=tuple(inputs),
+            after=tuple(check_name(a, "upstream flow") for a in after),
+            retries=retries,
+            retry_delay=float(retry_delay),
+            description=(description or inspect.getdoc(func) or "").strip(),
+            tags=tuple(tags),
+            params={**defaults, **(params or {})},
+        )
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """Every flow this one waits for: data inputs first, then order-only ``after``."""
+        return self.inputs + tuple(a for a in self.after if a not in self.inputs)
+
+    def build(self, datasets: Mapping[str, DatasetStep]) -> Flow:
+        """Call the flow function with its upstream datasets and return a checked ``Flow``."""
+        kwargs = {name: datasets[name] for name in self.inputs}
+        result = self.func(**kwargs, **self.params)
+        if isinstance(result, Flow):
+            steps: tuple[Any, ...] = result.chain
+        elif isinstance(result, list | tuple):
+            steps = tuple(result)
+        else:
+            raise FlowReturnError(
+                f"flow {self.name!r} returned {type(result).__name__}; a flow function must "
+                "return a dataflows.Flow (or a list of steps)"
+            )
+        return Flow(*normalize_steps(self.name, steps))
+
+
+def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
+    """Make every step one that ``dataflows.Flow`` really runs, or fail loudly.
+
+    ``dataflows`` chains only plain functions: a bound method, a ``functools.partial`` or a
+    callable object is silently dropped, and a function with another parameter name fails
+    with a bare ``assert``. We wrap the first kind and reject the rest with the flow named.
+    Plain ``load`` steps are made to cast values with their inferred schema, so numbers in a
+    CSV arrive as numbers (pass ``cast_strategy=load.CAST_TO_STRINGS`` to keep strings).
+    """
+    out: list[Any] = []
+    for position, step in enumerate(steps, start=1):
+        if isinstance(step, Flow):
+            out.append(Flow(*normalize_steps(flow, step.chain)))
+        elif isinstance(step, DataStreamProcessor):
+            if type(step) is load:
+                _cast_by_default(step)
+            out.append(step)
+        elif inspect.isfunction(step):
+            _check_row_signature(flow, position, step)
+            out.append(step)
+        elif callable(step) and not isinstance(step, type):
+            out.append(_as_function(flow, position, step))
+        elif isinstance(step, Iterable) and not isinstance(step, str | bytes | Mapping):
+            out.append(step)
+        else:
+            raise InvalidStepError(
+                f"flow {flow!r}, step #{position}: {step!r} is not a dataflows step "
+                "(a processor, a function of row/rows/package, a Flow or an iterable of rows)"
+            )
+    return out
+
+
+def _parameter_name(flow: str, position: int, step: Any) -> str:
+    try:
+        params = list(inspect.signature(step).parameters)
+    except (TypeError, ValueError) as cause:
+        raise InvalidStepError(
+            f"flow {flow!r}, step #{position}: cannot read the signature of {step!r}"
+        ) from cause
+    if len(params) != 1 or params[0] not in _ROW_PARAMS:
+        raise InvalidStepError(
+            f"flow {flow!r}, step #{position}: {getattr(step, '__qualname__', step)!r} takes "
+            f"{params}; a function step takes exactly one of {list(_ROW_PARAMS)}"
+        )
+    return params[0]
+
+
+def _check_row_signature(flow: str, position: int, step: Callable[..., Any]) -> None:
+    _parameter_name(flow, position, step)
+
+
+def _as_function(flow: str, position: int, step: Callable[..., Any]) -> Callable[..., Any]:
+    # dataflows dispatches on the *name* of the single parameter, so the wrapper must be a
+    # real function whose parameter carries that name.
+    kind = _parameter_name(flow, position, step)
+    if kind == "row":
+        def row_step(row: Any) -> Any:
+            return step(row)
+        wrapper: Callable[..., Any] = row_step
+    elif kind == "rows":
+        def rows_step(rows: Any) -> Any:
+            return step(rows)
+        wrapper = rows_step
+    else:
+        def package_step(package: Any) -> Any:
+            return step(package)
+        wrapper = package_step
+    name = getattr(step, "__name__", None) or getattr(
+        getattr(step, "func", None), "__name__", type(step).__name__
+    )
+    functools.update_wrapper(wrapper, step, assigned=(), updated=())
+    wrapper.__name__ = wrapper.__qualname__ = name
+    return wrapper
+
+
+def _cast_by_default(step: load) -> None:
+    # load() keeps its cast choice only inside a lambda; an identity caster means "no cast"
+    # (the default), which we replace with a schema cast: typed values by default.
+    probe: Iterable[Any] = iter(())
+    if step.caster(None, probe) is probe:
+        step.caster = lambda res, it: schema_validator(res, it)

@@ -1,0 +1,285 @@
+"""Where datasets live: a local folder by default, any fsspec URL through the same interface.
+
+Layout: ``<store>/<factory>/<flow>/datapackage.json`` plus the resource files, and
+``<store>/<factory>/_runs/<run_id>.json`` for run manifests.
+
+Publishing is atomic. Locally the new dataset is built in a staging folder beside the
+target and swapped in with one ``renameat2(RENAME_EXCHANGE)`` (two renames where the kernel
+lacks it). On object stores, where folders cannot be renamed, resource files go under a
+fresh version prefix and ``datapackage.json`` (one object, so one atomic PUT) is written
+last: readers see the old dataset or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import DatasetNotFoundError, StoreError
+
+__all__ = ["DEFAULT_STORE", "Store", "redact"]
+
+DEFAULT_STORE = "./data"
+DESCRIPTOR = "datapackage.json"
+_CREDENTIALS = re.compile(r"(?<=://)([^/@\s]+)@")
+
+
+def redact(text: str) -> str:
+    """Hide ``user:password@`` in every URL of ``text`` (store URLs, SQL engine URLs)."""
+    return _CREDENTIALS.sub("***@", text)
+
+
+class Store:
+    """A place for datasets: a folder path or an fsspec URL (``s3://bucket/prefix``).
+
+    >>> Store("/tmp/data").dataset_url("world", "countries")
+    '/tmp/data/world/countries'
+    """
+
+    def __init__(self, url: str | os.PathLike[str] | None = None, **storage_options: Any) -> None:
+        raw = os.fspath(url) if url is not None else os.environ.get("DFF_STORE") or DEFAULT_STORE
+        scheme = urlsplit(raw).scheme
+        self.storage_options = dict(storage_options)
+        if scheme in ("", "file", "local") or (len(scheme) == 1 and os.name == "nt"):
+            path = raw.split("://", 1)[1] if "://" in raw else raw
+            self.url = str(Path(path).expanduser().absolute())
+            self.is_local = True
+            self._fs: Any = None
+        else:
+            self.url = raw.rstrip("/")
+            self.is_local = False
+            self._fs = None
+            self._check_protocol(scheme)
+
+    # -- identity -------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.url)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Store) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+    def _check_protocol(self, scheme: str) -> None:
+        import fsspec
+
+        try:
+            fsspec.get_filesystem_class(scheme)
+        except (ValueError, ImportError) as cause:
+            raise StoreError(
+                f"store {redact(self.url)!r}: no filesystem for scheme {scheme!r} ({cause}); "
+                "use a local path or an fsspec URL such as s3://bucket/prefix "
+                '(pip install "dataflows-factory[s3]")'
+            ) from None
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            import fsspec
+
+            protocol = urlsplit(self.url).scheme
+            self._fs = fsspec.filesystem(protocol, **self.storage_options)
+        return self._fs
+
+    # -- paths ----------------------------------------------------------------------------
+
+    def _join(self, *parts: str) -> str:
+        if self.is_local:
+            return os.path.join(self.url, *parts)
+        return "/".join([self.url, *parts])
+
+    def dataset_url(self, factory: str, flow: str) -> str:
+        """Where ``flow``'s dataset lives (a folder path or URL)."""
+        return self._join(factory, flow)
+
+    def descriptor_url(self, factory: str, flow: str) -> str:
+        return self._join(factory, flow, DESCRIPTOR)
+
+    def runs_url(self, factory: str) -> str:
+        return self._join(factory, "_runs")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read_descriptor(self, factory: str, flow: str) -> dict[str, Any] | None:
+        """The dataset's descriptor, or ``None`` if the flow has not been published."""
+        url = self.descriptor_url(factory, flow)
+        try:
+            if self.is_local:
+                text = Path(url).read_text(encoding="utf-8")
+            else:
+                with self.fs.open(url, "r", encoding="utf-8") as handle:
+                    text = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as cause:
+            raise StoreError(f"cannot read {redact(url)}: {cause}") from cause
+        try:
+            descriptor = json.loads(text)
+        except json.JSONDecodeError as cause:
+            raise StoreError(
+                f"dataset of flow {flow!r} is unreadable: {redact(url)} is not valid JSON ({cause})"
+            ) from cause
+        if not isinstance(descriptor, dict):
+            raise StoreError(f"dataset of flow {flow!r}: {redact(url)} is not a JSON object")
+        return descriptor
+
+    def has_files(self, factory: str, flow: str, descriptor: Mapping[str, Any]) -> bool:
+        """True when every resource file the descriptor names is present with its size."""
+        for resource in descriptor.get("resources", []):
+            url = self._join(factory, flow, str(resource.get("path", "")))
+            expected = resource.get("bytes")
+            try:
+                size = os.path.getsize(url) if self.is_local else self.fs.size(url)
+            except (FileNotFoundError, OSError):
+                return False
+            if expected is not None and size != expected:
+                return False
+        return True
+
+    @contextlib.contextmanager
+    def local_copy(self, factory: str, flow: str) -> Iterator[str]:
+        """A local ``datapackage.json`` path for the dataset (the store's own file if local)."""
+        descriptor = self.read_descriptor(factory, flow)
+        if descriptor is None:
+            raise DatasetNotFoundError(
+                f"dataset of flow {flow!r} not found at {redact(self.dataset_url(factory, flow))}; "
+                "run that flow first"
+            )
+        if self.is_local:
+            yield self.descriptor_url(factory, flow)
+            return
+        with tempfile.TemporaryDirectory(prefix=f"dff-{flow}-") as tmp:
+            for resource in descriptor.get("resources", []):
+                relative = str(resource["path"])
+                target = os.path.join(tmp, relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                self.fs.get(self._join(factory, flow, relative), target)
+            with open(os.path.join(tmp, DESCRIPTOR), "w", encoding="utf-8") as handle:
+                json.dump(descriptor, handle)
+            yield os.path.join(tmp, DESCRIPTOR)
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def staging(self, factory: str, flow: str) -> Iterator[str]:
+        """A fresh local folder to build a dataset in; removed afterwards whatever happens.
+
+        Local stores stage beside the target (same filesystem, so the swap is a rename).
+        """
+        if self.is_local:
+            base = self._join(factory, ".staging")
+            os.makedirs(base, exist_ok=True)
+        else:
+            base = None
+        path = tempfile.mkdtemp(prefix=f"{flow}-", dir=base)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def publish(self, factory: str, flow: str, staged: str) -> str:
+        """Atomically make the dataset in ``staged`` the flow's dataset; returns its URL."""
+        if not os.path.isfile(os.path.join(staged, DESCRIPTOR)):
+            raise StoreError(f"flow {flow!r}: nothing to publish, {DESCRIPTOR} missing")
+        if self.is_local:
+            _swap_into_place(staged, self.dataset_url(factory, flow))
+        else:
+            self._publish_remote(factory, flow, staged)
+        return self.dataset_url(factory, flow)
+
+    def _publish_remote(self, factory: str, flow: str, staged: str) -> None:
+        with open(os.path.join(staged, DESCRIPTOR), encoding="utf-8") as handle:
+            descriptor = json.load(handle)
+        version = "v-" + uuid.uuid4().hex[:12]
+        target = self.dataset_url(factory, flow)
+        for resource in descriptor.get("resources", []):
+            relative = str(resource["path"])
+            self.fs.put_file(os.path.join(staged, relative), f"{target}/{version}/{relative}")
+            resource["path"] = f"{version}/{relative}"
+        # The descriptor is the commit point: a single object write.
+        self.fs.pipe_file(f"{target}/{DESCRIPTOR}", json.dumps(descriptor, indent=2).encode())
+        for entry in self.fs.ls(target, detail=False):
+            name = entry.rstrip("/").rsplit("/", 1)[-1]
+            if name.startswith("v-") and name != version:
+                self.fs.rm(entry, recursive=True)
+
+    def write_json(self, url: str, payload: Any) -> None:
+        """Write a small JSON document (a manifest) atomically."""
+        data = json.dumps(payload, indent=2, sort_keys=True, default=str)
+        if self.is_local:
+            os.makedirs(os.path.dirname(url), exist_ok=True)
+            tmp = f"{url}.{uuid.uuid4().hex[:8]}.tmp"
+            Path(tmp).write_text(data, encoding="utf-8")
+            os.replace(tmp, url)
+        else:
+            self.fs.pipe_file(url, data.encode())
+
+    def list_runs(self, factory: str) -> list[str]:
+        base = self.runs_url(factory)
+        try:
+            names = os.listdir(base) if self.is_local else self.fs.ls(base, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(name for name in names if str(name).endswith(".json"))
+
+
+# -- atomic swap of folders ---------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return function
+
+
+_RENAMEAT2 = _renameat2()
+
+
+def _swap_into_place(staged: str, target: str) -> None:
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.rename(staged, target)  # no previous dataset: a plain rename is atomic
+        return
+    except OSError as cause:
+        if cause.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
+            raise StoreError(f"cannot publish {target}: {cause}") from cause
+    if _RENAMEAT2 is not None:
+        result = _RENAMEAT2(_AT_FDCWD, os.fsencode(staged), _AT_FDCWD, os.fsencode(target),
+                            _RENAME_EXCHANGE)
+        if result == 0:
+            return  # ``staged`` now holds the previous dataset; the caller removes it
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
+            raise StoreError(f"cannot publish {target}: {os.strerror(code)}")
+    # Fallback: two renames. A crash between them leaves no dataset at the target but the
+    # previous one intact in ``.trash``; readers never see a half-written dataset.
+    trash = os.path.join(os.path.dirname(target), ".trash", f"{os.path.basename(target)}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(os.path.dirname(trash), exist_ok=True)
+    os.rename(target, trash)
+    os.rename(staged, target)
+    shutil.rmtree(trash, ignore_errors=True)

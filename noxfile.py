@@ -1,0 +1,69 @@
+"""Test sessions, one virtual environment each (uv makes them fast).
+
+Airflow and Prefect cannot share an environment (their FastAPI pins conflict), so each
+orchestrator's tests run in their own session; ``nox`` with no arguments runs them all.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "core", "airflow", "prefect", "dagster"]
+
+PYTHON = "3.11"
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    session.install("-e", f".[{','.join(('dev', *extras))}]")
+    # tableschema-sql still pulls the old `tabulator`, which shares its module with
+    # dataflows-tabulator; uv unpacks in parallel, so make sure the right one wins.
+    session.install("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy over the package (mypy sees every orchestrator's types via its extra)."""
+    install(session)
+    session.run("ruff", "check", "dataflows_factory", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("mypy", "dataflows_factory")
+
+
+@nox.session(python=PYTHON)
+def core(session: nox.Session) -> None:
+    """The model, plan, step executor, store, runner and CLI; no orchestrator installed."""
+    install(session)
+    session.run("pytest", "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
+                "--ignore=tests/dagster", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def airflow(session: nox.Session) -> None:
+    """Airflow 3 provider, operator and DAG builder against a real scheduler."""
+    install(session, "airflow")
+    session.run("pytest", "tests/airflow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def prefect(session: nox.Session) -> None:
+    """Prefect 3 flows, blocks and caching against Prefect's real local API."""
+    install(session, "prefect")
+    session.run("pytest", "tests/prefect", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def dagster(session: nox.Session) -> None:
+    """Dagster assets, checks and resource, materialized in process and through the CLI."""
+    install(session, "dagster")
+    session.run("pytest", "tests/dagster", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Run the examples/world factory end to end on the local runner."""
+    session.install(".")
+    session.install("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator")
+    session.run("dff", "run", "examples/world/factory.py", *session.posargs)
+    session.run("dff", "graph", "examples/world/factory.py")
