@@ -130,6 +130,13 @@ class FlowSpec:
         """Every flow this one waits for: data inputs first, then order-only ``after``."""
         return self.inputs + tuple(a for a in self.after if a not in self.inputs)
 
+    @property
+    def code_version(self) -> str:
+        """A hash of the flow's code and parameters: cheap, reads no data (for parse time)."""
+        from ._fingerprint import code_hash, fingerprint
+
+        return fingerprint(code_hash(self.func), self.params, {}, {})[:16]
+
     def build(self, datasets: Mapping[str, DatasetStep]) -> Flow:
         """Call the flow function with its upstream datasets and return a checked ``Flow``."""
         kwargs = {name: datasets[name] for name in self.inputs}

@@ -154,27 +154,42 @@ class Store:
                 return False
         return True
 
-    @contextlib.contextmanager
-    def local_copy(self, factory: str, flow: str) -> Iterator[str]:
-        """A local ``datapackage.json`` path for the dataset (the store's own file if local)."""
+    def download(self, factory: str, flow: str, folder: str) -> str:
+        """Copy the dataset into local ``folder``; returns its ``datapackage.json`` path."""
         descriptor = self.read_descriptor(factory, flow)
         if descriptor is None:
             raise DatasetNotFoundError(
                 f"dataset of flow {flow!r} not found at {redact(self.dataset_url(factory, flow))}; "
                 "run that flow first"
             )
+        for resource in descriptor.get("resources", []):
+            relative = str(resource["path"])
+            target = os.path.join(folder, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            source = self._join(factory, flow, relative)
+            if self.is_local:
+                shutil.copyfile(source, target)
+            else:
+                self.fs.get_file(source, target)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, DESCRIPTOR)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(descriptor, handle)
+        return path
+
+    @contextlib.contextmanager
+    def local_copy(self, factory: str, flow: str) -> Iterator[str]:
+        """A local ``datapackage.json`` path for the dataset (the store's own file if local)."""
         if self.is_local:
+            if self.read_descriptor(factory, flow) is None:
+                raise DatasetNotFoundError(
+                    f"dataset of flow {flow!r} not found at {self.dataset_url(factory, flow)}; "
+                    "run that flow first"
+                )
             yield self.descriptor_url(factory, flow)
             return
         with tempfile.TemporaryDirectory(prefix=f"dff-{flow}-") as tmp:
-            for resource in descriptor.get("resources", []):
-                relative = str(resource["path"])
-                target = os.path.join(tmp, relative)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                self.fs.get(self._join(factory, flow, relative), target)
-            with open(os.path.join(tmp, DESCRIPTOR), "w", encoding="utf-8") as handle:
-                json.dump(descriptor, handle)
-            yield os.path.join(tmp, DESCRIPTOR)
+            yield self.download(factory, flow, tmp)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -278,7 +293,8 @@ def _swap_into_place(staged: str, target: str) -> None:
             raise StoreError(f"cannot publish {target}: {os.strerror(code)}")
     # Fallback: two renames. A crash between them leaves no dataset at the target but the
     # previous one intact in ``.trash``; readers never see a half-written dataset.
-    trash = os.path.join(os.path.dirname(target), ".trash", f"{os.path.basename(target)}-{uuid.uuid4().hex[:8]}")
+    name = f"{os.path.basename(target)}-{uuid.uuid4().hex[:8]}"
+    trash = os.path.join(os.path.dirname(target), ".trash", name)
     os.makedirs(os.path.dirname(trash), exist_ok=True)
     os.rename(target, trash)
     os.rename(staged, target)

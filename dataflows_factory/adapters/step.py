@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,7 +34,7 @@ from ..factory import Factory, load_factory
 from ..flow import DatasetStep, FlowSpec
 from ..store import DESCRIPTOR, Store, redact
 
-__all__ = ["Progress", "StepResult", "new_run_id", "run_step"]
+__all__ = ["Progress", "StepResult", "new_run_id", "run_step", "step_fingerprint"]
 
 log = logging.getLogger("dataflows_factory.step")
 
@@ -102,65 +103,111 @@ def run_step(
     left exactly as it was.
     """
     check_tabulator()
-    factory = load_factory(factory_ref)
-    spec = factory.flows.get(flow_name)
-    if spec is None:
-        raise FlowExecutionError(flow_name, f"factory {factory.name!r} has no such flow")
-    target = factory.store(store)
+    factory, spec, target = _resolve(factory_ref, flow_name, store)
     run_id = run_id or new_run_id()
     started, clock = _now(), time.perf_counter()
     uri = target.dataset_url(factory.name, flow_name)
 
     with contextlib.ExitStack() as stack:
-        datasets, upstream_hashes = _open_inputs(factory, spec, target, stack)
-        try:
-            built = spec.build(datasets)
-        except FactoryError:
-            raise
-        except Exception as cause:
-            raise _execution_error(flow_name, cause, building=True) from cause
-        files = _resolve_sources(built, str(factory.root))
-        print_ = fingerprint(code_hash(spec.func), spec.params, upstream_hashes, files)
-
+        prepared = _prepare(factory, spec, target, stack)
         previous = target.read_descriptor(factory.name, flow_name)
         if (not force and previous is not None
-                and previous.get("dff", {}).get("fingerprint") == print_
+                and previous.get("dff", {}).get("fingerprint") == prepared.fingerprint
                 and target.has_files(factory.name, flow_name, previous)):
-            log.info("flow %r unchanged (fingerprint %s): skipped", flow_name, print_[:12])
-            return _result(factory.name, flow_name, SKIPPED, uri, previous, print_, started,
-                           clock, run_id, attempt)
+            log.info("flow %r unchanged (fingerprint %s): skipped", flow_name,
+                     prepared.fingerprint[:12])
+            return _result(factory.name, flow_name, SKIPPED, uri, previous, prepared.fingerprint,
+                           started, clock, run_id, attempt)
 
+        prepared.fetch_inputs()
         with target.staging(factory.name, flow_name) as staged:
             counter = _RowCounter(flow_name, progress)
-            _stream(flow_name, Flow(built, counter.step, dump_to_path(staged)))
-            descriptor = _finish_descriptor(staged, factory.name, flow_name, print_, run_id,
-                                            counter.counts)
+            _stream(flow_name, Flow(prepared.flow, counter.step, dump_to_path(staged)))
+            descriptor = _finish_descriptor(staged, factory.name, flow_name, prepared.fingerprint,
+                                            run_id, counter.counts)
             target.publish(factory.name, flow_name, staged)
-    result = _result(factory.name, flow_name, SUCCEEDED, uri, descriptor, print_, started,
-                     clock, run_id, attempt)
+    result = _result(factory.name, flow_name, SUCCEEDED, uri, descriptor, prepared.fingerprint,
+                     started, clock, run_id, attempt)
     log.info("flow %r done: %d rows in %.2fs (%.0f rows/s) -> %s", flow_name, result.total_rows,
              result.duration, result.total_rows / max(result.duration, 1e-9), redact(uri))
     return result
 
 
-def _open_inputs(
-    factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.ExitStack
-) -> tuple[dict[str, DatasetStep], dict[str, str | None]]:
+def step_fingerprint(
+    factory_ref: str | Factory,
+    flow_name: str,
+    *,
+    store: str | os.PathLike[str] | Store | None = None,
+) -> str:
+    """The fingerprint ``run_step`` would compute now: code, params, inputs' hashes, files.
+
+    Reads only descriptors and local input files; for orchestrator cache keys.
+    """
+    factory, spec, target = _resolve(factory_ref, flow_name, store)
+    with contextlib.ExitStack() as stack:
+        return _prepare(factory, spec, target, stack).fingerprint
+
+
+def _resolve(
+    factory_ref: str | Factory, flow_name: str, store: str | os.PathLike[str] | Store | None
+) -> tuple[Factory, FlowSpec, Store]:
+    factory = load_factory(factory_ref)
+    spec = factory.flows.get(flow_name)
+    if spec is None:
+        raise FlowExecutionError(
+            flow_name, f"factory {factory.name!r} has no such flow; known: {sorted(factory.flows)}")
+    return factory, spec, factory.store(store)
+
+
+@dataclass
+class _Prepared:
+    flow: Flow
+    fingerprint: str
+    downloads: list[tuple[str, str]]  # (upstream flow, local folder) for remote stores
+    store: Store
+    factory: str
+
+    def fetch_inputs(self) -> None:
+        for name, folder in self.downloads:
+            self.store.download(self.factory, name, folder)
+
+
+def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.ExitStack) -> _Prepared:
+    """Build the flow with its inputs wired in and compute its fingerprint; reads no rows."""
     datasets: dict[str, DatasetStep] = {}
     hashes: dict[str, str | None] = {}
+    downloads: list[tuple[str, str]] = []
+    scratch: str | None = None
     for name in spec.inputs:
-        try:
-            path = stack.enter_context(store.local_copy(factory.name, name))
-        except FactoryError as cause:
-            raise FlowExecutionError(spec.name, str(cause), processor=f"input {name!r}",
-                                     cause_type=type(cause).__name__) from cause
-        datasets[name] = DatasetStep(name, path)
-        descriptor = store.read_descriptor(factory.name, name) or {}
+        descriptor = store.read_descriptor(factory.name, name)
+        if descriptor is None:
+            raise FlowExecutionError(
+                spec.name,
+                f"the dataset of upstream flow {name!r} does not exist at "
+                f"{redact(store.dataset_url(factory.name, name))}; run {name!r} first",
+                processor=f"input {name!r}", cause_type="DatasetNotFoundError")
         hashes[name] = descriptor.get("dff", {}).get("content_hash")
+        if store.is_local:
+            path = store.descriptor_url(factory.name, name)
+        else:
+            if scratch is None:
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dff-inputs-"))
+            folder = os.path.join(scratch, name)
+            downloads.append((name, folder))
+            path = os.path.join(folder, DESCRIPTOR)
+        datasets[name] = DatasetStep(name, path)
     for name in spec.after:
         if name not in hashes:
             hashes["after:" + name] = None
-    return datasets, hashes
+    try:
+        built = spec.build(datasets)
+    except FactoryError:
+        raise
+    except Exception as cause:
+        raise _execution_error(spec.name, cause, building=True) from cause
+    files = _resolve_sources(built, str(factory.root))
+    print_ = fingerprint(code_hash(spec.func), spec.params, hashes, files)
+    return _Prepared(built, print_, downloads, store, factory.name)
 
 
 def _iter_steps(steps: Any) -> Iterator[Any]:
@@ -214,7 +261,7 @@ class _RowCounter:
         resource = rows.res.name
         count = 0
         start = last = last_log = time.perf_counter()
-        for count, row in enumerate(rows, start=1):  # noqa: B007
+        for count, row in enumerate(rows, start=1):
             yield row
             if count & 1023 == 0:
                 now = time.perf_counter()
