@@ -9,7 +9,7 @@
 """
 
 from .adapters.plan import Plan, StepPlan
-from .adapters.step import StepResult, run_step
+from .adapters.step import StepResult, run_step, step_fingerprint
 from .errors import (
     DatasetNotFoundError,
     DuplicateFlowError,
@@ -59,4 +59,5 @@ __all__ = [
     "load_factory",
     "run",
     "run_step",
+    "step_fingerprint",
 ]

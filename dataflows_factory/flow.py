@@ -7,7 +7,6 @@ flow's dataset as a loadable step. Parameters *with* a default are flow paramete
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -88,7 +87,7 @@ class FlowSpec:
         tags: Iterable[str] = (),
         params: Mapping[str, Any] | None = None,
     ) -> FlowSpec:
-        flow_name = check_name(name or getattr(func, "__name__", None))
+        flow_name = check_name(name if name is not None else getattr(func, "__name__", None))
         if not callable(func):
             raise InvalidStepError(f"flow {flow_name!r}: {func!r} is not callable")
         if isinstance(after, str):
@@ -170,8 +169,8 @@ def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
             if type(step) is load:
                 _cast_by_default(step)
             out.append(step)
-        elif inspect.isfunction(step):
-            _check_row_signature(flow, position, step)
+        elif inspect.isfunction(step) and len(inspect.signature(step).parameters) == 1:
+            _parameter_name(flow, position, step)
             out.append(step)
         elif callable(step) and not isinstance(step, type):
             out.append(_as_function(flow, position, step))
@@ -186,22 +185,21 @@ def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
 
 
 def _parameter_name(flow: str, position: int, step: Any) -> str:
+    """The one required parameter of a function step: ``row``, ``rows`` or ``package``."""
     try:
-        params = list(inspect.signature(step).parameters)
+        parameters = inspect.signature(step).parameters.values()
     except (TypeError, ValueError) as cause:
         raise InvalidStepError(
             f"flow {flow!r}, step #{position}: cannot read the signature of {step!r}"
         ) from cause
-    if len(params) != 1 or params[0] not in _ROW_PARAMS:
+    required = [p.name for p in parameters if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if len(required) != 1 or required[0] not in _ROW_PARAMS:
         raise InvalidStepError(
             f"flow {flow!r}, step #{position}: {getattr(step, '__qualname__', step)!r} takes "
-            f"{params}; a function step takes exactly one of {list(_ROW_PARAMS)}"
+            f"{required}; a function step takes exactly one of {list(_ROW_PARAMS)}"
         )
-    return params[0]
-
-
-def _check_row_signature(flow: str, position: int, step: Callable[..., Any]) -> None:
-    _parameter_name(flow, position, step)
+    return required[0]
 
 
 def _as_function(flow: str, position: int, step: Callable[..., Any]) -> Callable[..., Any]:
@@ -223,8 +221,7 @@ def _as_function(flow: str, position: int, step: Callable[..., Any]) -> Callable
     name = getattr(step, "__name__", None) or getattr(
         getattr(step, "func", None), "__name__", type(step).__name__
     )
-    functools.update_wrapper(wrapper, step, assigned=(), updated=())
-    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__name__ = wrapper.__qualname__ = str(name)
     return wrapper
 
 

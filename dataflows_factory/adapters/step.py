@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataflows import Flow, dump_to_path, load
+from dataflows.base.datastream_processor import DataStreamProcessor
 from dataflows.base.exceptions import ProcessorError
 from dataflows.base.schema_validator import ValidationError
 
@@ -33,6 +34,7 @@ from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory, load_factory
 from ..flow import DatasetStep, FlowSpec
 from ..store import DESCRIPTOR, Store, redact
+from ._tracking import RowTracker
 
 __all__ = ["Progress", "StepResult", "new_run_id", "run_step", "step_fingerprint"]
 
@@ -197,8 +199,11 @@ def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.E
             path = os.path.join(folder, DESCRIPTOR)
         datasets[name] = DatasetStep(name, path)
     for name in spec.after:
+        # Order-only upstreams pass no data, but when they produce something new the flow
+        # after them is expected to run again (a publish step after its metrics, say).
         if name not in hashes:
-            hashes["after:" + name] = None
+            after = store.read_descriptor(factory.name, name) or {}
+            hashes["after:" + name] = after.get("dff", {}).get("content_hash")
     try:
         built = spec.build(datasets)
     except FactoryError:
@@ -279,54 +284,92 @@ class _RowCounter:
 
 def _stream(flow_name: str, flow: Flow) -> None:
     # Not Flow.process(): dataflows logs and swallows CastError there; we raise everything.
+    # The tracker counts the rows entering each function step, so a failing row function
+    # is reported with its resource and row number (our own counter step is not blamed).
+    tracker = RowTracker(ignore=("_RowCounter.",))
     try:
-        datastream = flow._chain()._process()
+        last = flow._chain()
+        tracker.install(last)
+        datastream = last._process()
         for resource in datastream.res_iter:
             collections.deque(resource, maxlen=0)
     except FactoryError:
         raise
     except Exception as cause:
-        raise _execution_error(flow_name, cause) from cause
+        raise _execution_error(flow_name, cause, tracker=tracker) from cause
 
 
-def _execution_error(flow: str, error: BaseException, building: bool = False) -> FlowExecutionError:
+def _execution_error(flow: str, error: BaseException, building: bool = False,
+                     tracker: RowTracker | None = None) -> FlowExecutionError:
     processor: str | None = "flow function" if building else None
     position: int | None = None
-    resource = field_name = None
+    resource: str | None = None
     row: int | None = None
+    if processor is None and tracker is not None:
+        found, resource, row = tracker.locate(error)
+        if found is not None:
+            processor, position = _processor_name(found, type(found).__name__), found.position
+    if processor is None:
+        processor, position = _processor_in_traceback(error)
     root: BaseException = error
     while True:
         if isinstance(root, ProcessorError):
             if processor is None:
-                processor = _processor_name(root)
+                processor = _processor_name(root.processor_object, root.processor_name)
                 position = root.processor_position
             root = root.cause
         elif isinstance(root, ValidationError):
-            resource, row = root.resource_name, root.index + 1
             errors = getattr(root.cast_error, "errors", None) or [root.cast_error]
             match = re.search(r'[Ff]ield "([^"]+)"', " ".join(map(str, errors)))
-            field_name = match.group(1) if match else None
-            message = "; ".join(str(e) for e in errors)
-            return FlowExecutionError(flow, redact(message), processor=processor, position=position,
-                                      resource=resource, row=row, field=field_name,
-                                      cause_type="ValidationError")
+            return FlowExecutionError(
+                flow, redact("; ".join(str(e) for e in errors)), processor=processor,
+                position=position, resource=root.resource_name, row=root.index + 1,
+                field=match.group(1) if match else None, cause_type="ValidationError")
         elif root.__cause__ is not None and type(root).__name__ == "SourceLoadError":
             root = root.__cause__
         else:
             break
+    # A row function reading a missing key: that key is the field to name.
+    field_name = str(root.args[0]) if isinstance(root, KeyError) and row and root.args else None
     return FlowExecutionError(flow, redact(str(root) or repr(root)), processor=processor,
-                              position=position, cause_type=type(root).__name__)
+                              position=position, resource=resource, row=row, field=field_name,
+                              cause_type=type(root).__name__)
 
 
-def _processor_name(error: ProcessorError) -> str:
+def _processor_in_traceback(error: BaseException) -> tuple[str | None, int | None]:
+    """The processor whose code raised ``error`` while rows were streaming.
+
+    dataflows wraps errors in ``ProcessorError`` only while packages are set up; an error
+    raised while rows stream arrives bare. The innermost frame that runs a method of a
+    processor belongs to the processor that failed (generators nest from the dumper back
+    to the source, so outer frames are the processors downstream of it).
+    """
+    found: Any = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if isinstance(candidate, DataStreamProcessor):
+            found = candidate
+        traceback = traceback.tb_next
+    if found is None:
+        return None, None
+    return _processor_name(found, type(found).__name__), found.position
+
+
+def _processor_name(processor: Any, class_name: str) -> str:
     # Function steps run inside dataflows' generic wrappers: name the function instead,
     # and for processors built as closures (``join`` returns ``join.<locals>.func``) the
     # factory that built it.
-    function = getattr(error.processor_object, "func", None)
-    qualname = getattr(function, "__qualname__", None)
-    if qualname:
-        return str(qualname.split(".<locals>")[0] if ".<locals>" in qualname else qualname)
-    return _PROCESSOR_NAMES.get(error.processor_name, error.processor_name)
+    function = getattr(processor, "func", None)
+    if function is None or not hasattr(function, "__qualname__"):
+        return str(_PROCESSOR_NAMES.get(class_name, class_name))
+    if str(getattr(function, "__module__", "")).startswith("dataflows."):
+        return str(function.__qualname__.split(".")[0])
+    name = str(function.__name__)
+    code = getattr(function, "__code__", None)
+    if name == "<lambda>" and code is not None:
+        return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    return name
 
 
 def _finish_descriptor(staged: str, factory: str, flow: str, print_: str, run_id: str,

@@ -1,0 +1,5 @@
+"""``python -m dataflows_factory`` is ``dff``."""
+
+from .cli import main
+
+main()
