@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def dff(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
+def dff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "dataflows_factory", *args], cwd=cwd,
                           capture_output=True, text=True, env=environment, timeout=300)
 

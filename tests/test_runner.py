@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -108,4 +109,4 @@ def test_jobs_one_runs_sequentially(world: Factory):
     """With one job, no two flows overlap."""
     report = run(world, jobs=1, show_progress=False)
     spans = sorted((r.started_at, r.finished_at) for r in report.results.values())
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
