@@ -43,6 +43,9 @@ def core(session: nox.Session) -> None:
 def airflow(session: nox.Session) -> None:
     """Airflow 3 provider, operator and DAG builder against a real scheduler."""
     install(session, "airflow")
+    # The tests keep Airflow's metadata in the machine's PostgreSQL: Airflow needs a sync
+    # (psycopg2) and an async (asyncpg, for the API server) driver; users pick their own.
+    session.install("psycopg2-binary>=2.9", "asyncpg>=0.29")
     session.run("pytest", "tests/airflow", *session.posargs)
 
 
@@ -67,3 +70,10 @@ def demo(session: nox.Session) -> None:
     session.install("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator")
     session.run("dff", "run", "examples/world/factory.py", *session.posargs)
     session.run("dff", "graph", "examples/world/factory.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks (dataflows, local runner, pandas/polars/duckdb); writes RESULTS.md."""
+    install(session, "bench")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import FactoryError, FlowExecutionError
@@ -39,16 +40,22 @@ def _handle_errors(command: F) -> F:
         except FactoryError as error:
             if debug:
                 raise
-            errors.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
+            kind = "" if isinstance(error, FlowExecutionError) else f"{type(error).__name__}: "
+            _error_line(f"{kind}{error}")
             sys.exit(1 if isinstance(error, FlowExecutionError) else 2)
         except Exception as error:  # an error in the user's factory file while importing it
             if debug:
                 raise
-            errors.print(f"[bold red]error:[/] {type(error).__name__}: {redact(str(error))} "
-                         "(run with --debug for the traceback)", highlight=False)
+            _error_line(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _error_line(text: str) -> None:
+    # One line, whatever the terminal width (scripts and CI logs grep for it), no markup
+    # read from the message, credentials hidden.
+    errors.print(f"[bold red]error:[/] {escape(redact(text))}", highlight=False, soft_wrap=True)
 
 
 def _factory(target: str) -> Factory:
@@ -102,19 +109,30 @@ def init(directory: str, force: bool) -> None:
 @store_option
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--resume", is_flag=True,
+              help="Run only the flows the last run did not finish (failed, not reached) and "
+                   "their downstream.")
 @_handle_errors
 def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, store: str | None,
-        progress: bool | None, as_json: bool) -> None:
+        progress: bool | None, as_json: bool, resume: bool) -> None:
     """Run the factory in FILE (default: factory.py) on this machine."""
     from .runner import run as run_factory
 
     factory = _factory(target)
     report = run_factory(factory, select=list(select) or None, jobs=jobs, force=force, store=store,
-                         show_progress=progress)
+                         show_progress=progress, resume=resume)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
+        if resume and not report.plan:
+            console.print("nothing to resume: the last run finished every flow", highlight=False)
         _print_summary(report)
+    debug = click.get_current_context().find_root().params.get("debug", False)
+    for result in report.failed:
+        if result.error:
+            if debug and result.error.get("traceback"):
+                click.echo(result.error["traceback"], err=True)
+            _error_line(result.error["text"])
     sys.exit(0 if report.ok else 1)
 
 
@@ -123,18 +141,16 @@ def _print_summary(report: Any) -> None:
     for column in ("flow", "status", "rows", "time", "rows/s", "attempts"):
         table.add_column(column, justify="right" if column in ("rows", "time", "rows/s") else "left")
     colours = {"succeeded": "green", "skipped": "cyan", "failed": "red", "upstream_failed": "yellow"}
-    for result in report.results.values():
+    for unit, result in report.results.items():  # a partition shows as flow[partition]
         rate = result.total_rows / result.duration if result.duration and result.status == "succeeded" else 0
         table.add_row(
-            result.flow, f"[{colours.get(result.status, 'white')}]{result.status}[/]",
+            unit, f"[{colours.get(result.status, 'white')}]{result.status}[/]",
             f"{result.total_rows:,}", f"{result.duration:.2f}s", f"{rate:,.0f}" if rate else "",
             str(result.attempt),
         )
     console.print(table)
-    for result in report.failed:
-        errors.print(f"[bold red]error:[/] {redact(result.error['text'])}" if result.error else "",
-                     highlight=False)
-    console.print(f"datasets: {report.store} · manifest: {redact(report.manifest)}", highlight=False)
+    console.print(f"datasets: {report.store} · manifest: {redact(report.manifest)}", highlight=False,
+                  soft_wrap=True)
 
 
 @main.command()

@@ -96,7 +96,8 @@ class FlowExecutionError(FactoryError, RuntimeError):
         cause_type: str | None = None,
     ) -> None:
         self.flow = flow
-        self.message = message
+        # One line: CLI output, logs and orchestrator UIs show it as one error line.
+        self.message = " ".join(str(message).split())
         self.processor = processor
         self.position = position
         self.resource = resource
@@ -151,3 +152,9 @@ def _rebuild_execution_error(
         flow, message, processor=processor, position=position, resource=resource,
         row=row, field=field, cause_type=cause_type,
     )
+
+
+class InvalidTableNameError(FactoryDefinitionError):
+    """A SQL sink was given a table (or schema) name that is not a plain identifier."""
+
+    processor = "to_sql"

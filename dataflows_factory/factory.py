@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -18,6 +19,7 @@ from .errors import (
     UnknownUpstreamError,
 )
 from .flow import FlowSpec, check_name
+from .partitions import Partitions
 from .store import Store
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ class Factory:
         description: str | None = None,
         tags: Iterable[str] = (),
         params: Mapping[str, Any] | None = None,
+        partitions: Partitions | Iterable[str] | None = None,
     ) -> Callable[[F], F]: ...
 
     def flow(
@@ -95,18 +98,21 @@ class Factory:
         description: str | None = None,
         tags: Iterable[str] = (),
         params: Mapping[str, Any] | None = None,
+        partitions: Partitions | Iterable[str] | None = None,
     ) -> F | Callable[[F], F]:
         """Register a flow: a function returning a ``dataflows.Flow``.
 
         Parameters without a default name upstream flows and receive their datasets;
         ``after`` adds order-only dependencies; ``params`` overrides parameters that have
-        a default. The function itself is returned unchanged.
+        a default. ``partitions`` (a list, :func:`~dataflows_factory.partitions.files` or
+        :func:`~dataflows_factory.partitions.dates`) runs the flow once per partition,
+        passing it as the ``partition`` parameter. The function itself is returned unchanged.
         """
 
         def register(function: F) -> F:
             self.add(FlowSpec.from_function(
                 function, name=name, after=after, retries=retries, retry_delay=retry_delay,
-                description=description, tags=tags, params=params,
+                description=description, tags=tags, params=params, partitions=partitions,
             ))
             return function
 
@@ -210,6 +216,8 @@ class Factory:
 # -- loading factories by reference ---------------------------------------------------------
 
 _FILE_MODULES: dict[str, Any] = {}
+# One import per file, even when orchestrator threads load the same factory at once.
+_IMPORT_LOCK = threading.RLock()
 
 
 def load_factory(ref: str | Factory) -> Factory:
@@ -251,6 +259,11 @@ def _is_windows_drive(ref: str) -> bool:
 
 
 def _import_file(path: str) -> Any:
+    with _IMPORT_LOCK:
+        return _import_file_locked(path)
+
+
+def _import_file_locked(path: str) -> Any:
     full = os.path.abspath(path)
     if full in _FILE_MODULES:
         return _FILE_MODULES[full]

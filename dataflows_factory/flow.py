@@ -18,11 +18,14 @@ from dataflows.base.datastream_processor import DataStreamProcessor
 from dataflows.base.schema_validator import schema_validator
 
 from .errors import FlowReturnError, InvalidFlowNameError, InvalidStepError
+from .partitions import Partitions, as_partitions
+from .processors._adopt import accelerate
 
 __all__ = ["DatasetStep", "FlowSpec", "check_name"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _ROW_PARAMS = ("row", "rows", "package")
+PARTITION = "partition"  # the parameter through which a partitioned flow gets its partition
 
 
 def check_name(name: object, what: str = "flow") -> str:
@@ -73,6 +76,7 @@ class FlowSpec:
     description: str = ""
     tags: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    partitions: Partitions | None = None
 
     @classmethod
     def from_function(
@@ -86,6 +90,7 @@ class FlowSpec:
         description: str | None = None,
         tags: Iterable[str] = (),
         params: Mapping[str, Any] | None = None,
+        partitions: Partitions | Iterable[str] | None = None,
     ) -> FlowSpec:
         flow_name = check_name(name if name is not None else getattr(func, "__name__", None))
         if not callable(func):
@@ -102,10 +107,18 @@ class FlowSpec:
                 raise InvalidStepError(
                     f"flow {flow_name!r}: *args/**kwargs are not supported; name each upstream flow"
                 )
+            if parameter.name == PARTITION:
+                continue
             if parameter.default is parameter.empty:
                 inputs.append(parameter.name)
             else:
                 defaults[parameter.name] = parameter.default
+        split = as_partitions(partitions)
+        if (split is not None) != (PARTITION in signature.parameters):
+            raise InvalidStepError(
+                f"flow {flow_name!r}: a partitioned flow takes a {PARTITION!r} parameter, and "
+                f"only a flow declared with partitions=... may take one"
+            )
         unknown = sorted(set(params or {}) - set(defaults))
         if unknown:
             raise InvalidStepError(
@@ -122,6 +135,7 @@ class FlowSpec:
             description=(description or inspect.getdoc(func) or "").strip(),
             tags=tuple(tags),
             params={**defaults, **(params or {})},
+            partitions=split,
         )
 
     @property
@@ -136,9 +150,11 @@ class FlowSpec:
 
         return fingerprint(code_hash(self.func), self.params, {}, {})[:16]
 
-    def build(self, datasets: Mapping[str, DatasetStep]) -> Flow:
+    def build(self, datasets: Mapping[str, DatasetStep], partition: str | None = None) -> Flow:
         """Call the flow function with its upstream datasets and return a checked ``Flow``."""
-        kwargs = {name: datasets[name] for name in self.inputs}
+        kwargs: dict[str, Any] = {name: datasets[name] for name in self.inputs}
+        if self.partitions is not None:
+            kwargs[PARTITION] = partition
         result = self.func(**kwargs, **self.params)
         if isinstance(result, Flow):
             steps: tuple[Any, ...] = result.chain
@@ -168,10 +184,10 @@ def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
         elif isinstance(step, DataStreamProcessor):
             if type(step) is load:
                 _cast_by_default(step)
-            out.append(step)
+            out.append(accelerate(step))  # fast twin if its options are supported
         elif inspect.isfunction(step) and len(inspect.signature(step).parameters) == 1:
             _parameter_name(flow, position, step)
-            out.append(step)
+            out.append(accelerate(step))  # sort_rows/join closures get their fast twins
         elif callable(step) and not isinstance(step, type):
             out.append(_as_function(flow, position, step))
         elif isinstance(step, Iterable) and not isinstance(step, str | bytes | Mapping):

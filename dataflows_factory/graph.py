@@ -69,6 +69,8 @@ def _text(plan: Plan) -> str:
         order_only = [a for a in step.after if a not in step.inputs]
         if order_only:
             note += f"  [order only: {', '.join(order_only)}]"
+        if step.partitions:
+            note = f"  ({len(step.partitions)} partitions)" + note
         lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{note}")
         kids = children[name]
         for index, kid in enumerate(kids):

@@ -17,14 +17,14 @@ import traceback
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .adapters.plan import Plan, StepPlan
 from .adapters.step import FAILED, SKIPPED, SUCCEEDED, StepResult, _now, new_run_id, run_step
-from .errors import FlowExecutionError
+from .errors import FactoryError, FlowExecutionError
 from .factory import Factory, load_factory
-from .store import Store
+from .store import Store, redact
 
 __all__ = ["UPSTREAM_FAILED", "RunReport", "run"]
 
@@ -47,6 +47,7 @@ class RunReport:
     finished_at: str = ""
     results: dict[str, StepResult] = field(default_factory=dict)
     manifest: str = ""
+    plan: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ class RunReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "ok": self.ok,
+            "plan": self.plan,
             "steps": {name: result.to_dict() for name, result in self.results.items()},
         }
 
@@ -81,18 +83,28 @@ def _report_progress(flow: str, resource: str, rows: int) -> None:
         _PROGRESS.put((flow, resource, rows))
 
 
-def _worker(key: str, ref: str | None, flow: str, store: str, force: bool, run_id: str,
-            attempt: int) -> dict[str, Any]:
-    factory = _REGISTRY.get(key) or load_factory(ref or "")
+def _worker(key: str, ref: str | None, unit: str, flow: str, partition: str | None, store: Store,
+            force: bool, run_id: str, attempt: int) -> dict[str, Any]:
+    def progress(_flow: str, resource: str, rows: int) -> None:
+        _report_progress(unit, resource, rows)
+
     try:
+        factory = _REGISTRY.get(key) or load_factory(ref or "")
         result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt,
-                          progress=_report_progress)
+                          progress=progress, partition=partition)
         return result.to_dict()
     except FlowExecutionError as error:
-        return {"error": error.to_dict()}
-    except Exception as error:  # a bug or an environment problem: keep the traceback
-        return {"error": FlowExecutionError(
-            flow, f"{error}\n{traceback.format_exc()}", cause_type=type(error).__name__).to_dict()}
+        return {"error": {**error.to_dict(), "traceback": redact(traceback.format_exc())}}
+    except Exception as error:
+        # A FactoryError raised while the flow function built its flow (a wrong return
+        # value, a bad table name) is a clear message already; anything else is a bug or an
+        # environment problem. Either way one line; the traceback is kept apart, for --debug.
+        processor = getattr(error, "processor", None) or (
+            "flow function" if isinstance(error, FactoryError) else None)
+        payload = FlowExecutionError(flow, redact(str(error) or repr(error)), processor=processor,
+                                     cause_type=type(error).__name__).to_dict()
+        payload["traceback"] = redact(traceback.format_exc())
+        return {"error": payload}
 
 
 def run(
@@ -104,13 +116,23 @@ def run(
     store: str | os.PathLike[str] | Store | None = None,
     run_id: str | None = None,
     show_progress: bool | None = None,
+    resume: bool = False,
 ) -> RunReport:
-    """Run ``factory`` (or the ``select``-ed part of it) on this machine."""
+    """Run ``factory`` (or the ``select``-ed part of it) on this machine.
+
+    ``resume=True`` runs only what the last run (of the same selection) did not finish:
+    its failed flows, the flows it never reached, and their downstream.
+    """
     factory = load_factory(factory)
-    plan = factory.plan(select=select, store=store)
-    target = Store(plan.store)
+    # The Store object (not its URL) goes to the workers: it carries the credentials that
+    # a URL like s3://KEY:SECRET@bucket gave, which plans and manifests never hold.
+    target = factory.store(store)
+    plan = factory.plan(select=select, store=target)
+    if resume:
+        unfinished = _unfinished(target, plan)
+        plan = plan.select(unfinished) if unfinished else replace(plan, steps=())
     report = RunReport(run_id=run_id or new_run_id(), factory=factory.name,
-                       store=target.display_url, started_at=_now())
+                       store=target.display_url, started_at=_now(), plan=list(plan.names))
     report.manifest = f"{target.runs_url(factory.name)}/{report.run_id}.json"
     jobs = max(1, jobs or os.cpu_count() or 1)
     key = f"{factory.name}:{id(factory)}"
@@ -120,7 +142,8 @@ def run(
             _Scheduler(plan, factory, key, target, report, jobs, force, display).run()
     finally:
         _REGISTRY.pop(key, None)
-    report.results = {name: report.results[name] for name in plan.names if name in report.results}
+    order = [unit.id for unit in _units(plan)]
+    report.results = {name: report.results[name] for name in order if name in report.results}
     report.finished_at = _now()
     _write_manifest(target, report)
     return report
@@ -130,21 +153,70 @@ def _write_manifest(store: Store, report: RunReport) -> None:
     store.write_json(report.manifest, report.to_dict())
 
 
+def _unfinished(store: Store, plan: Plan) -> list[str]:
+    """Flows of ``plan`` that the latest run planning them did not finish, plus downstream.
+
+    A flow is finished when the latest run that planned it recorded it as succeeded or
+    skipped; a flow no run planned (or a run killed before recording it) is unfinished.
+    """
+    manifests = []
+    for name in store.list_runs(plan.factory)[-50:]:
+        manifest = store.read_json(f"{store.runs_url(plan.factory)}/{name.rsplit('/', 1)[-1]}")
+        if isinstance(manifest, dict):
+            manifests.append(manifest)
+    # Run ids sort by the second only; the start time in the manifest has milliseconds.
+    manifests.sort(key=lambda m: str(m.get("started_at", "")), reverse=True)
+    finished: dict[str, bool] = {}
+    for manifest in manifests:
+        steps = manifest.get("steps", {})
+        for flow in manifest.get("plan") or steps:
+            if flow in plan.names and flow not in finished:
+                finished[flow] = steps.get(flow, {}).get("status") in (SUCCEEDED, SKIPPED)
+    chosen = {name for name in plan.names if not finished.get(name, False)}
+    for name in list(chosen):
+        chosen.update(plan.downstream(name))
+    return [name for name in plan.names if name in chosen]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One thing to run: a flow, one partition of a flow, or the merge of a flow's parts."""
+
+    id: str
+    step: StepPlan
+    partition: str | None
+    deps: tuple[str, ...]
+
+
+def _units(plan: Plan) -> list[_Unit]:
+    """The plan's steps as units; a partitioned step is its parts, then their merge.
+
+    A merge keeps the flow's own name, so downstream units depend on it unchanged.
+    """
+    names = set(plan.names)
+    units: list[_Unit] = []
+    for step in plan.steps:
+        deps = tuple(up for up in step.upstream if up in names)
+        parts = [_Unit(f"{step.name}[{value}]", step, value, deps) for value in step.partitions]
+        units += parts
+        units.append(_Unit(step.name, step, None, tuple(p.id for p in parts) or deps))
+    return units
+
+
 class _Scheduler:
     def __init__(self, plan: Plan, factory: Factory, key: str, store: Store, report: RunReport,
                  jobs: int, force: bool, display: _Display) -> None:
         self.plan, self.factory, self.key, self.store = plan, factory, key, store
         self.report, self.jobs, self.force, self.display = report, jobs, force, display
-        self.in_plan = set(plan.names)
+        self.units = {unit.id: unit for unit in _units(plan)}
         self.attempts: dict[str, int] = {}
-        self.waiting: dict[str, float] = {}  # flow -> time it may (re)start
+        self.waiting: dict[str, float] = {}  # unit -> time it may (re)start
         self.running: dict[Future[dict[str, Any]], str] = {}
         self.context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         self.progress = self.context.Queue()
 
     def run(self) -> None:
-        for step in self.plan.steps:
-            self.waiting[step.name] = 0.0
+        self.waiting = dict.fromkeys(self.units, 0.0)
         self.display.follow(self.progress)
         pool = self._pool()
         try:
@@ -157,16 +229,17 @@ class _Scheduler:
                     continue
                 done, _ = wait(list(self.running), timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
-                    flow = self.running.pop(future)
+                    unit = self.units[self.running.pop(future)]
                     try:
                         payload = future.result()
                     except BrokenProcessPool:
                         payload = {"error": FlowExecutionError(
-                            flow, "the worker process running this flow died (killed or out of memory)",
+                            unit.step.name,
+                            "the worker process running this flow died (killed or out of memory)",
                             cause_type="WorkerDied").to_dict()}
                         pool.shutdown(wait=False, cancel_futures=False)
                         pool = self._pool()
-                    self._finish(self.plan.step(flow), payload)
+                    self._finish(unit, payload)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self.display.stop_following()
@@ -175,11 +248,12 @@ class _Scheduler:
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.context,
                                    initializer=_init_worker, initargs=(self.progress,))
 
-    def _ready(self, step: StepPlan) -> bool | None:
-        """True: can start; False: wait; None: will never run (an upstream failed)."""
-        for upstream in step.upstream:
-            if upstream not in self.in_plan:
-                continue  # outside the selection: its stored dataset is used as it is
+    def _ready(self, unit: _Unit) -> bool | None:
+        """True: can start; False: wait; None: will never run (an upstream failed).
+
+        Upstream flows outside the selection are not deps: their stored datasets are used.
+        """
+        for upstream in unit.deps:
             result = self.report.results.get(upstream)
             if result is None:
                 return False
@@ -189,44 +263,44 @@ class _Scheduler:
 
     def _submit_ready(self, pool: ProcessPoolExecutor) -> None:
         now = time.monotonic()
-        for step in self.plan.steps:
-            if step.name not in self.waiting or len(self.running) >= self.jobs:
+        for unit in self.units.values():
+            if unit.id not in self.waiting or len(self.running) >= self.jobs:
                 continue
-            ready = self._ready(step)
+            ready = self._ready(unit)
             if ready is None:
-                del self.waiting[step.name]
-                self._record(StepResult(
-                    factory=self.plan.factory, flow=step.name, status=UPSTREAM_FAILED,
-                    dataset_uri=step.output, run_id=self.report.run_id, started_at=_now(),
-                    finished_at=_now(), attempt=0))
+                del self.waiting[unit.id]
+                self._record(unit, StepResult(
+                    factory=self.plan.factory, flow=unit.step.name, status=UPSTREAM_FAILED,
+                    dataset_uri=unit.step.output, run_id=self.report.run_id, started_at=_now(),
+                    finished_at=_now(), attempt=0, partition=unit.partition))
                 continue
-            if not ready or self.waiting[step.name] > now:
+            if not ready or self.waiting[unit.id] > now:
                 continue
-            del self.waiting[step.name]
-            attempt = self.attempts[step.name] = self.attempts.get(step.name, 0) + 1
-            self.display.start(step.name, attempt)
-            future = pool.submit(_worker, self.key, self.plan.factory_ref, step.name,
-                                 self.store.url, self.force, self.report.run_id, attempt)
-            self.running[future] = step.name
+            del self.waiting[unit.id]
+            attempt = self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
+            self.display.start(unit.id, attempt)
+            future = pool.submit(_worker, self.key, self.plan.factory_ref, unit.id, unit.step.name,
+                                 unit.partition, self.store, self.force, self.report.run_id, attempt)
+            self.running[future] = unit.id
 
-    def _finish(self, step: StepPlan, payload: dict[str, Any]) -> None:
-        attempt = self.attempts[step.name]
+    def _finish(self, unit: _Unit, payload: dict[str, Any]) -> None:
+        attempt = self.attempts[unit.id]
         if payload.get("error"):
-            if attempt <= step.retries:
-                self.waiting[step.name] = time.monotonic() + step.retry_delay
-                self.display.retrying(step.name, attempt, payload["error"]["text"])
+            if attempt <= unit.step.retries:
+                self.waiting[unit.id] = time.monotonic() + unit.step.retry_delay
+                self.display.retrying(unit.id, attempt, payload["error"]["text"])
                 return
             result = StepResult(
-                factory=self.plan.factory, flow=step.name, status=FAILED, dataset_uri=step.output,
-                run_id=self.report.run_id, attempt=attempt, error=payload["error"],
-                finished_at=_now())
+                factory=self.plan.factory, flow=unit.step.name, status=FAILED,
+                dataset_uri=unit.step.output, run_id=self.report.run_id, attempt=attempt,
+                error=payload["error"], finished_at=_now(), partition=unit.partition)
         else:
             result = StepResult.from_dict(payload)
-        self._record(result)
+        self._record(unit, result)
 
-    def _record(self, result: StepResult) -> None:
-        self.report.results[result.flow] = result
-        self.display.finish(result)
+    def _record(self, unit: _Unit, result: StepResult) -> None:
+        self.report.results[unit.id] = result
+        self.display.finish(unit.id, result)
         _write_manifest(self.store, self.report)
 
 
@@ -255,9 +329,9 @@ class _Display:
                 console=self.console, transient=False,
             )
             self.progress.start()
-            for step in self.plan.steps:
-                self.tasks[step.name] = self.progress.add_task(
-                    step.name, flow=step.name, state="waiting", rate="", total=None, start=False)
+            for unit in _units(self.plan):
+                self.tasks[unit.id] = self.progress.add_task(
+                    unit.id, flow=unit.id, state="waiting", rate="", total=None, start=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -298,10 +372,10 @@ class _Display:
         self.console.print(f"[yellow]flow {flow!r} attempt {attempt} failed, retrying:[/] {error}",
                            markup=True, highlight=False)
 
-    def finish(self, result: StepResult) -> None:
+    def finish(self, unit: str, result: StepResult) -> None:
         if self.progress is not None:
             colour = {SUCCEEDED: "green", SKIPPED: "cyan"}.get(result.status, "red")
-            task = self.tasks[result.flow]
+            task = self.tasks[unit]
             self.progress.update(task, state=f"[{colour}]{result.status}[/]",
                                  completed=result.total_rows)
             self.progress.stop_task(task)

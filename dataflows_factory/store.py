@@ -21,12 +21,14 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from ._locking import flow_locks
 from .errors import DatasetNotFoundError, StoreError
 
 __all__ = ["DEFAULT_STORE", "Store", "redact"]
@@ -34,6 +36,8 @@ __all__ = ["DEFAULT_STORE", "Store", "redact"]
 DEFAULT_STORE = "./data"
 DESCRIPTOR = "datapackage.json"
 _CREDENTIALS = re.compile(r"(?<=://)([^/@\s]+)@")
+# Options fsspec filesystems take for the user and password of a URL.
+_CREDENTIAL_OPTIONS = {"s3": ("key", "secret"), "s3a": ("key", "secret")}
 
 
 def redact(text: str) -> str:
@@ -58,10 +62,25 @@ class Store:
             self.is_local = True
             self._fs: Any = None
         else:
-            self.url = raw.rstrip("/")
+            self.url = self._take_credentials(raw.rstrip("/"), scheme)
             self.is_local = False
             self._fs = None
             self._check_protocol(scheme)
+
+    def _take_credentials(self, url: str, scheme: str) -> str:
+        # ``s3://KEY:SECRET@bucket`` works, but the secret must never travel with the URL
+        # (plans, manifests, XCom, task results): it moves into ``storage_options``, which
+        # are never serialised, and ``url`` keeps only where the store is.
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        user_option, password_option = _CREDENTIAL_OPTIONS.get(scheme, ("username", "password"))
+        self.storage_options.setdefault(user_option, unquote(user))
+        if password:
+            self.storage_options.setdefault(password_option, unquote(password))
+        return parts._replace(netloc=host).geturl()
 
     # -- identity -------------------------------------------------------------------------
 
@@ -85,7 +104,8 @@ class Store:
             fsspec.get_filesystem_class(scheme)
         except (ValueError, ImportError) as cause:
             raise StoreError(
-                f"store {redact(self.url)!r}: no filesystem for scheme {scheme!r} ({cause}); "
+                f"store {redact(self.url)!r}: no filesystem for scheme {scheme!r} "
+                f"({redact(str(cause))}); "
                 "use a local path or an fsspec URL such as s3://bucket/prefix "
                 '(pip install "dataflows-factory[s3]")'
             ) from None
@@ -125,8 +145,9 @@ class Store:
             if self.is_local:
                 text = Path(url).read_text(encoding="utf-8")
             else:
-                with self.fs.open(url, "r", encoding="utf-8") as handle:
-                    text = handle.read()
+                # Listings are cached per process and another run may have published since.
+                self.fs.invalidate_cache(url)
+                text = self.fs.cat_file(url).decode("utf-8")
         except FileNotFoundError:
             return None
         except OSError as cause:
@@ -147,6 +168,8 @@ class Store:
             url = self._join(factory, flow, str(resource.get("path", "")))
             expected = resource.get("bytes")
             try:
+                if not self.is_local:
+                    self.fs.invalidate_cache(url)
                 size = os.path.getsize(url) if self.is_local else self.fs.size(url)
             except (FileNotFoundError, OSError):
                 return False
@@ -194,6 +217,21 @@ class Store:
     # -- writing --------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def lock(self, factory: str, flow: str, inputs: Iterable[str] = ()) -> Iterator[None]:
+        """Hold ``flow`` for writing and ``inputs`` for reading while a step runs.
+
+        Local stores use ``flock`` (see :mod:`dataflows_factory._locking`) and repair what
+        crashed runs left behind. Object stores need no lock: every run uploads under its own
+        version prefix and commits with one descriptor write, and old versions are deleted
+        only after :attr:`remote_grace` seconds, so readers of the previous version finish.
+        """
+        if not self.is_local:
+            yield
+            return
+        with flow_locks(self._join(factory), flow, inputs):
+            yield
+
+    @contextlib.contextmanager
     def staging(self, factory: str, flow: str) -> Iterator[str]:
         """A fresh local folder to build a dataset in; removed afterwards whatever happens.
 
@@ -214,6 +252,7 @@ class Store:
         """Atomically make the dataset in ``staged`` the flow's dataset; returns its URL."""
         if not os.path.isfile(os.path.join(staged, DESCRIPTOR)):
             raise StoreError(f"flow {flow!r}: nothing to publish, {DESCRIPTOR} missing")
+        _redact_descriptor(os.path.join(staged, DESCRIPTOR))
         if self.is_local:
             _swap_into_place(staged, self.dataset_url(factory, flow))
         else:
@@ -223,7 +262,8 @@ class Store:
     def _publish_remote(self, factory: str, flow: str, staged: str) -> None:
         with open(os.path.join(staged, DESCRIPTOR), encoding="utf-8") as handle:
             descriptor = json.load(handle)
-        version = "v-" + uuid.uuid4().hex[:12]
+        # Run-scoped version prefix; its name carries its creation time for the cleanup.
+        version = f"v-{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
         target = self.dataset_url(factory, flow)
         for resource in descriptor.get("resources", []):
             relative = str(resource["path"])
@@ -231,21 +271,50 @@ class Store:
             resource["path"] = f"{version}/{relative}"
         # The descriptor is the commit point: a single object write.
         self.fs.pipe_file(f"{target}/{DESCRIPTOR}", json.dumps(descriptor, indent=2).encode())
+        self.collect_versions(factory, flow)
+
+    remote_grace: float = 900.0
+    """Seconds an unreferenced version of a remote dataset is kept: readers of the previous
+    version, and concurrent runs between their upload and their commit, finish in peace."""
+
+    def collect_versions(self, factory: str, flow: str) -> list[str]:
+        """Delete old version prefixes of a remote dataset that its descriptor does not use."""
+        target = self.dataset_url(factory, flow)
+        current = self.read_descriptor(factory, flow) or {}
+        used = {str(r.get("path", "")).split("/", 1)[0] for r in current.get("resources", [])}
+        horizon = (time.time() - self.remote_grace) * 1000
+        removed = []
+        self.fs.invalidate_cache(target)
         for entry in self.fs.ls(target, detail=False):
             name = entry.rstrip("/").rsplit("/", 1)[-1]
-            if name.startswith("v-") and name != version:
+            match = re.fullmatch(r"v-(\d{13})-[0-9a-f]{8}", name)
+            if match and name not in used and int(match.group(1)) <= horizon:
                 self.fs.rm(entry, recursive=True)
+                removed.append(name)
+        return removed
 
     def write_json(self, url: str, payload: Any) -> None:
         """Write a small JSON document (a manifest) atomically."""
         data = json.dumps(payload, indent=2, sort_keys=True, default=str)
-        if self.is_local:
-            os.makedirs(os.path.dirname(url), exist_ok=True)
-            tmp = f"{url}.{uuid.uuid4().hex[:8]}.tmp"
-            Path(tmp).write_text(data, encoding="utf-8")
-            os.replace(tmp, url)
-        else:
-            self.fs.pipe_file(url, data.encode())
+        try:
+            if self.is_local:
+                os.makedirs(os.path.dirname(url), exist_ok=True)
+                tmp = f"{url}.{uuid.uuid4().hex[:8]}.tmp"
+                Path(tmp).write_text(data, encoding="utf-8")
+                os.replace(tmp, url)
+            else:
+                self.fs.pipe_file(url, data.encode())
+        except OSError as cause:
+            raise StoreError(f"cannot write {redact(url)}: {cause.strerror or cause}") from cause
+
+    def read_json(self, url: str) -> Any:
+        """A small JSON document (a manifest), or ``None`` if it is missing or unreadable."""
+        try:
+            if self.is_local:
+                return json.loads(Path(url).read_text(encoding="utf-8"))
+            return json.loads(self.fs.cat_file(url))
+        except (OSError, ValueError):
+            return None
 
     def list_runs(self, factory: str) -> list[str]:
         base = self.runs_url(factory)
@@ -273,6 +342,27 @@ def _renameat2() -> Any:
 
 
 _RENAMEAT2 = _renameat2()
+
+
+def _redact_descriptor(path: str) -> None:
+    # dataflows records where a resource came from (``dpp:streamedFrom``), credentials and
+    # all: a SQL engine URL or an https source with a password would be published with it.
+    with open(path, encoding="utf-8") as handle:
+        descriptor = json.load(handle)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value)
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        return value
+
+    cleaned = clean(descriptor)
+    if cleaned != descriptor:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(cleaned, handle, indent=2, sort_keys=True)
 
 
 def _swap_into_place(staged: str, target: str) -> None:

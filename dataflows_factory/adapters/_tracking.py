@@ -30,6 +30,7 @@ class RowTracker:
         self.processors: list[DataStreamProcessor] = []
         self.position: dict[int, tuple[str, int]] = {}  # id(processor) -> (resource, row)
         self._ignore = ignore  # qualname prefixes of the executor's own function steps
+        self._by_file: dict[str, DataStreamProcessor] = {}
 
     def install(self, last: Any) -> None:
         """Walk the chain back from its last processor and count the function steps' input."""
@@ -39,6 +40,11 @@ class RowTracker:
             chain.append(current)
             current = current.source
         self.processors = chain[::-1]
+        for processor in self.processors:
+            code = getattr(getattr(processor, "func", None), "__code__", None)
+            module = str(getattr(getattr(processor, "func", None), "__module__", ""))
+            if code is not None and module.startswith(("dataflows.", "dataflows_factory.")):
+                self._by_file.setdefault(code.co_filename, processor)
         for processor in self.processors:
             if type(processor).__name__ in _FUNCTION_STEPS and not self._ignored(processor):
                 self._wrap(processor)
@@ -72,7 +78,11 @@ class RowTracker:
         while traceback is not None:
             frame = traceback.tb_frame
             candidate = frame.f_locals.get("self")
-            if isinstance(candidate, DataStreamProcessor) and not self._ignored(candidate):
+            if not isinstance(candidate, DataStreamProcessor):
+                # Library processors written as package functions (add_computed_field)
+                # stream rows in plain generators: match the frame's file to the function's.
+                candidate = self._by_file.get(frame.f_code.co_filename)
+            if candidate is not None and not self._ignored(candidate):
                 found, validated = candidate, None  # only the innermost one counts
             if frame.f_code.co_name == "schema_validator":
                 validated = frame.f_locals.get("resource")

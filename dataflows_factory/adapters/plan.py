@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SelectionError
+from ..errors import FactoryDefinitionError, SelectionError
+from ..partitions import partition_key
 from ..store import Store
 
 if TYPE_CHECKING:
@@ -34,10 +35,20 @@ class StepPlan:
     description: str = ""
     tags: tuple[str, ...] = ()
     output: str = ""
+    partitions: tuple[str, ...] = ()
 
     @property
     def upstream(self) -> tuple[str, ...]:
         return self.inputs + tuple(a for a in self.after if a not in self.inputs)
+
+    @property
+    def partitioned(self) -> bool:
+        return bool(self.partitions)
+
+    @property
+    def partition_keys(self) -> dict[str, str]:
+        """Partition value -> its path- and id-safe key."""
+        return {value: partition_key(value) for value in self.partitions}
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,8 @@ class Plan:
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         steps = tuple(
             StepPlan(**{**step, "inputs": tuple(step["inputs"]), "after": tuple(step["after"]),
-                        "tags": tuple(step["tags"])})
+                        "tags": tuple(step["tags"]),
+                        "partitions": tuple(step.get("partitions", ()))})
             for step in data["steps"]
         )
         return cls(
@@ -162,6 +174,18 @@ def _terms(selection: str | Iterable[str] | None) -> list[str]:
     if isinstance(selection, str):
         selection = [selection]
     return [t for item in selection for t in re.split(r"[\s,]+", item.strip()) if t]
+
+
+def _partitions(factory: Factory, name: str) -> tuple[str, ...]:
+    split = factory.flows[name].partitions
+    if split is None:
+        return ()
+    values = split.resolve(factory.root)
+    if not values:
+        raise FactoryDefinitionError(
+            f"flow {name!r} is partitioned but has no partitions ({split}); "
+            "a partitioned flow needs at least one partition")
+    return values
 
 
 def build_plan(
@@ -188,6 +212,7 @@ def build_plan(
             description=flows[name].description,
             tags=flows[name].tags,
             output=resolved.dataset_url(factory.name, name),
+            partitions=_partitions(factory, name),
         )
         for name in order
     )

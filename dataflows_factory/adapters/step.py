@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dataflows import Flow, dump_to_path, load
+from dataflows import Flow, load
 from dataflows.base.datastream_processor import DataStreamProcessor
 from dataflows.base.exceptions import ProcessorError
 from dataflows.base.schema_validator import ValidationError
@@ -33,6 +33,8 @@ from .._fingerprint import code_hash, file_hash, fingerprint
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory, load_factory
 from ..flow import DatasetStep, FlowSpec
+from ..partitions import partition_key
+from ..processors._adopt import path_dumper
 from ..store import DESCRIPTOR, Store, redact
 from ._tracking import RowTracker
 
@@ -44,7 +46,9 @@ Progress = Callable[[str, str, int], None]
 """Called as ``progress(flow, resource, rows_so_far)`` while a flow streams."""
 
 SUCCEEDED, SKIPPED, FAILED = "succeeded", "skipped", "failed"
-_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "rows_processor": "rows function",
+_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "FastPathDumper": "dump_to_path",
+                    "SQLDumper": "dump_to_sql",
+                    "rows_processor": "rows function",
                     "row_processor": "row function", "datapackage_processor": "package function"}
 
 
@@ -67,6 +71,7 @@ class StepResult:
     run_id: str = ""
     attempt: int = 1
     error: dict[str, Any] | None = None
+    partition: str | None = None
 
     @property
     def total_rows(self) -> int:
@@ -97,40 +102,52 @@ def run_step(
     run_id: str | None = None,
     attempt: int = 1,
     progress: Progress | None = None,
+    partition: str | None = None,
 ) -> StepResult:
     """Run one flow of a factory and publish its dataset; skip it if nothing changed.
 
     Raises :class:`FlowExecutionError` (naming the flow, the processor and, for data
     errors, the resource, row and field) when the flow fails; the previous dataset is then
     left exactly as it was.
+
+    For a partitioned flow, ``partition`` runs one partition into its own part; without
+    it, the parts are united into the flow's dataset (every part must exist).
     """
     check_tabulator()
     factory, spec, target = _resolve(factory_ref, flow_name, store)
     run_id = run_id or new_run_id()
+    if spec.partitions is not None and partition is None:
+        from ._parts import merge_parts
+
+        return merge_parts(factory, spec, target, force=force, run_id=run_id, attempt=attempt)
+    dataset = dataset_name(factory, spec, partition)
     started, clock = _now(), time.perf_counter()
-    uri = target.dataset_url(factory.name, flow_name)
+    uri = target.dataset_url(factory.name, dataset)
 
     with contextlib.ExitStack() as stack:
-        prepared = _prepare(factory, spec, target, stack)
-        previous = target.read_descriptor(factory.name, flow_name)
+        # Concurrent runs on one store: one writer per flow, no swap under a reader.
+        stack.enter_context(target.lock(factory.name, dataset, spec.upstream))
+        prepared = _prepare(factory, spec, target, stack, partition)
+        previous = target.read_descriptor(factory.name, dataset)
         if (not force and previous is not None
                 and previous.get("dff", {}).get("fingerprint") == prepared.fingerprint
-                and target.has_files(factory.name, flow_name, previous)):
-            log.info("flow %r unchanged (fingerprint %s): skipped", flow_name,
+                and target.has_files(factory.name, dataset, previous)):
+            log.info("flow %r unchanged (fingerprint %s): skipped", dataset,
                      prepared.fingerprint[:12])
             return _result(factory.name, flow_name, SKIPPED, uri, previous, prepared.fingerprint,
-                           started, clock, run_id, attempt)
+                           started, clock, run_id, attempt, partition)
 
         prepared.fetch_inputs()
-        with target.staging(factory.name, flow_name) as staged:
+        with target.staging(factory.name, dataset) as staged:
             counter = _RowCounter(flow_name, progress)
-            _stream(flow_name, Flow(prepared.flow, counter.step, dump_to_path(staged)))
-            descriptor = _finish_descriptor(staged, factory.name, flow_name, prepared.fingerprint,
-                                            run_id, counter.counts)
-            target.publish(factory.name, flow_name, staged)
+            _stream(flow_name, Flow(prepared.flow, counter.step, path_dumper(staged)))
+            descriptor = _finish_descriptor(
+                staged, factory.name, flow_name, prepared.fingerprint, run_id, counter.counts,
+                extra={"partition": partition} if partition is not None else None)
+            target.publish(factory.name, dataset, staged)
     result = _result(factory.name, flow_name, SUCCEEDED, uri, descriptor, prepared.fingerprint,
-                     started, clock, run_id, attempt)
-    log.info("flow %r done: %d rows in %.2fs (%.0f rows/s) -> %s", flow_name, result.total_rows,
+                     started, clock, run_id, attempt, partition)
+    log.info("flow %r done: %d rows in %.2fs (%.0f rows/s) -> %s", dataset, result.total_rows,
              result.duration, result.total_rows / max(result.duration, 1e-9), redact(uri))
     return result
 
@@ -140,14 +157,31 @@ def step_fingerprint(
     flow_name: str,
     *,
     store: str | os.PathLike[str] | Store | None = None,
+    partition: str | None = None,
 ) -> str:
     """The fingerprint ``run_step`` would compute now: code, params, inputs' hashes, files.
 
     Reads only descriptors and local input files; for orchestrator cache keys.
     """
     factory, spec, target = _resolve(factory_ref, flow_name, store)
+    if spec.partitions is not None and partition is None:
+        from ._parts import parts_fingerprint
+
+        return parts_fingerprint(factory, spec, target)[0]
+    dataset_name(factory, spec, partition)  # validates the partition
     with contextlib.ExitStack() as stack:
-        return _prepare(factory, spec, target, stack).fingerprint
+        return _prepare(factory, spec, target, stack, partition).fingerprint
+
+
+def dataset_name(factory: Factory, spec: FlowSpec, partition: str | None) -> str:
+    """Where a run writes in the store: the flow's name, or ``flow@key`` for one partition."""
+    if partition is None:
+        return spec.name
+    if spec.partitions is None:
+        raise FlowExecutionError(spec.name, f"flow is not partitioned; got partition {partition!r}")
+    if partition not in spec.partitions.resolve(factory.root):
+        raise FlowExecutionError(spec.name, f"unknown partition {partition!r}")
+    return f"{spec.name}@{partition_key(partition)}"
 
 
 def _resolve(
@@ -174,7 +208,8 @@ class _Prepared:
             self.store.download(self.factory, name, folder)
 
 
-def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.ExitStack) -> _Prepared:
+def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.ExitStack,
+             partition: str | None = None) -> _Prepared:
     """Build the flow with its inputs wired in and compute its fingerprint; reads no rows."""
     datasets: dict[str, DatasetStep] = {}
     hashes: dict[str, str | None] = {}
@@ -205,13 +240,14 @@ def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.E
             after = store.read_descriptor(factory.name, name) or {}
             hashes["after:" + name] = after.get("dff", {}).get("content_hash")
     try:
-        built = spec.build(datasets)
+        built = spec.build(datasets, partition=partition)
     except FactoryError:
         raise
     except Exception as cause:
         raise _execution_error(spec.name, cause, building=True) from cause
     files = _resolve_sources(built, str(factory.root))
-    print_ = fingerprint(code_hash(spec.func), spec.params, hashes, files)
+    params = {**spec.params, "partition": partition} if partition is not None else spec.params
+    print_ = fingerprint(code_hash(spec.func), params, hashes, files)
     return _Prepared(built, print_, downloads, store, factory.name)
 
 
@@ -336,6 +372,11 @@ def _execution_error(flow: str, error: BaseException, building: bool = False,
                               cause_type=type(root).__name__)
 
 
+def _write_descriptor(staged: str, descriptor: dict[str, Any]) -> None:
+    with open(os.path.join(staged, DESCRIPTOR), "w", encoding="utf-8") as handle:
+        json.dump(descriptor, handle, indent=2, sort_keys=True)
+
+
 def _processor_in_traceback(error: BaseException) -> tuple[str | None, int | None]:
     """The processor whose code raised ``error`` while rows were streaming.
 
@@ -363,7 +404,7 @@ def _processor_name(processor: Any, class_name: str) -> str:
     function = getattr(processor, "func", None)
     if function is None or not hasattr(function, "__qualname__"):
         return str(_PROCESSOR_NAMES.get(class_name, class_name))
-    if str(getattr(function, "__module__", "")).startswith("dataflows."):
+    if str(getattr(function, "__module__", "")).startswith(("dataflows.", "dataflows_factory.")):
         return str(function.__qualname__.split(".")[0])
     name = str(function.__name__)
     code = getattr(function, "__code__", None)
@@ -373,7 +414,7 @@ def _processor_name(processor: Any, class_name: str) -> str:
 
 
 def _finish_descriptor(staged: str, factory: str, flow: str, print_: str, run_id: str,
-                       counts: dict[str, int]) -> dict[str, Any]:
+                       counts: dict[str, int], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     path = os.path.join(staged, DESCRIPTOR)
     with open(path, encoding="utf-8") as handle:
         descriptor: dict[str, Any] = json.load(handle)
@@ -396,9 +437,9 @@ def _finish_descriptor(staged: str, factory: str, flow: str, print_: str, run_id
         "content_hash": digest.hexdigest(),
         "run_id": run_id,
         "produced_at": _now(),
+        **(extra or {}),
     }
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(descriptor, handle, indent=2, sort_keys=True)
+    _write_descriptor(staged, descriptor)
     return descriptor
 
 
@@ -414,7 +455,7 @@ def _measure(path: str) -> tuple[int, str]:
 
 def _result(
     factory: str, flow: str, status: str, uri: str, descriptor: dict[str, Any], print_: str,
-    started: str, clock: float, run_id: str, attempt: int,
+    started: str, clock: float, run_id: str, attempt: int, partition: str | None = None,
 ) -> StepResult:
     resources = descriptor.get("resources", [])
     return StepResult(
@@ -432,4 +473,5 @@ def _result(
         finished_at=_now(),
         run_id=run_id,
         attempt=attempt,
+        partition=partition,
     )

@@ -58,7 +58,16 @@ _STANDARD = {
 }
 
 # Steps this library adds on top of dataflows.
-_OURS: dict[str, str] = {}
+# Fast twins of dataflows processors (same arguments, same output); factories use them
+# automatically, see processors/_adopt.py. Import them from dataflows_factory.processors.<module>.
+_OURS: dict[str, str] = {
+    "dump_to_path": "(.dump) dump_to_path with compiled re-validation and CSV writing; same files.",
+    "join": "(.join) join with a dict index instead of KVFile; same modes, aggregates, output.",
+    "join_with_self": "(.join) join_with_self with a dict index instead of KVFile.",
+    "parallelize": "(.parallel) parallelize that keeps row order and raises on a failing row.",
+    "sort_rows": "(.sort) sort_rows in memory, spilling sorted runs to disk past a memory budget.",
+    "to_sql": "(.sql) write resources to SQL tables (rewrite/append/update), names checked.",
+}
 
 
 @dataclass(frozen=True)

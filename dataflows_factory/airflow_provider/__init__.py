@@ -1,0 +1,89 @@
+"""Airflow 3 provider: run factory flows as native tasks, with Assets, retries and XCom.
+
+>>> from dataflows_factory.airflow_provider import build_dag
+>>> dag = build_dag("/path/to/factory.py", dag_id="world", schedule="@daily")
+
+Airflow loads this package through the ``apache_airflow_provider`` entry point while it is
+still importing itself (to read provider configuration), so this module must not import
+Airflow: the operator and builders are imported lazily, on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingExtraError
+
+
+def _airflow_missing() -> bool:
+    try:
+        return importlib.util.find_spec("airflow") is None  # looks Airflow up, imports nothing
+    except (ImportError, ValueError):  # sys.modules["airflow"] = None: blocked on purpose
+        return True
+
+
+if _airflow_missing():
+    raise MissingExtraError("airflow", "apache-airflow")
+
+if TYPE_CHECKING:
+    from ._ids import asset_uri, task_id_for
+    from .dag import build_dag, build_task_group
+    from .operator import DataflowsFlowOperator
+    from .translator import DataflowsTranslator, TaskSpec
+
+__all__ = [
+    "DataflowsFlowOperator",
+    "DataflowsTranslator",
+    "TaskSpec",
+    "asset_uri",
+    "build_dag",
+    "build_task_group",
+    "get_provider_info",
+    "task_id_for",
+]
+
+_LAZY = {
+    "DataflowsFlowOperator": ".operator",
+    "DataflowsTranslator": ".translator",
+    "TaskSpec": ".translator",
+    "asset_uri": "._ids",
+    "build_dag": ".dag",
+    "build_task_group": ".dag",
+    "task_id_for": "._ids",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def get_provider_info() -> dict[str, Any]:
+    """What ``airflow providers list`` shows; validated by Airflow's provider_info schema."""
+    from .. import __version__
+
+    return {
+        "package-name": "dataflows-factory",
+        "name": "dataflows-factory",
+        "description": "Factories of dataflows flows as Airflow tasks: one task per flow, "
+                       "datasets as Assets, StepResult as XCom.",
+        "versions": [__version__],
+        "integrations": [{
+            "integration-name": "dataflows-factory",
+            "tags": ["software"],
+        }],
+        "operators": [{
+            "integration-name": "dataflows-factory",
+            "python-modules": ["dataflows_factory.airflow_provider.operator"],
+        }],
+    }

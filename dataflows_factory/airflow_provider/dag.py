@@ -1,0 +1,125 @@
+"""Factory -> Airflow DAG (or TaskGroup): one task per flow, edges from the Plan.
+
+Builders compile a :class:`~dataflows_factory.adapters.plan.Plan`, so building runs no flow
+and reads no data: a DAG file that calls :func:`build_dag` parses in milliseconds
+(``benchmarks/airflow_parse.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..adapters.plan import Plan
+from ..errors import FactoryDefinitionError, FactoryRefError
+from ..factory import Factory, load_factory
+from ..store import Store
+from ._compat import DAG, TaskGroup
+from ._ids import task_id_for
+from .operator import DataflowsFlowOperator
+from .translator import DataflowsTranslator
+
+__all__ = ["build_dag", "build_task_group"]
+
+FactoryLike = Factory | str | os.PathLike[str]
+
+
+def build_dag(
+    factory: FactoryLike,
+    *,
+    dag_id: str | None = None,
+    schedule: Any = None,
+    select: str | Iterable[str] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    force: bool | str = False,
+    task_kwargs: Mapping[str, Any] | None = None,
+    translator: DataflowsTranslator | None = None,
+    **dag_kwargs: Any,
+) -> Any:
+    """A DAG with one :class:`DataflowsFlowOperator` per flow of ``factory``.
+
+    ``factory`` is a :class:`Factory` or a reference (``path/to/factory.py[:attr]``,
+    ``module:attr``); ``select`` takes the local runner's selection syntax (``+name``,
+    ``name+``, ``tag:x``); ``task_kwargs`` go to every operator (``pool``, ``queue``...);
+    ``translator`` customises each flow's task (see :class:`DataflowsTranslator`); the rest
+    goes to :class:`airflow.sdk.DAG`. A flow's own ``retries`` win over ``default_args``.
+
+    >>> dag = build_dag("/srv/world/factory.py", dag_id="world", schedule="@daily",
+    ...                 select="+key_metrics", default_args={"owner": "data"})
+    """
+    plan = _plan(factory, select, store)
+    dag_kwargs.setdefault("description", plan.description or f"dataflows-factory {plan.factory!r}")
+    dag_kwargs.setdefault("tags", ["dataflows-factory", plan.factory])
+    with DAG(dag_id=dag_id or task_id_for(plan.factory), schedule=schedule, **dag_kwargs) as dag:
+        _add_tasks(plan, force=force, task_kwargs=task_kwargs or {}, translator=translator)
+    return dag
+
+
+def build_task_group(
+    factory: FactoryLike,
+    *,
+    group_id: str | None = None,
+    select: str | Iterable[str] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    force: bool | str = False,
+    task_kwargs: Mapping[str, Any] | None = None,
+    translator: DataflowsTranslator | None = None,
+    **group_kwargs: Any,
+) -> Any:
+    """A TaskGroup of the factory's flows, to embed a factory inside an existing DAG.
+
+    Call it inside a ``with DAG(...)`` block (or pass ``dag=``); it returns the group, so
+    other tasks can depend on the whole factory:
+
+    >>> with DAG("nightly", schedule="@daily") as dag:
+    ...     extract >> build_task_group("/srv/world/factory.py", group_id="world") >> notify
+    """
+    plan = _plan(factory, select, store)
+    group_kwargs.setdefault("tooltip", plan.description or f"dataflows-factory {plan.factory!r}")
+    with TaskGroup(group_id=group_id or task_id_for(plan.factory), **group_kwargs) as group:
+        _add_tasks(plan, force=force, task_kwargs=task_kwargs or {}, translator=translator)
+    return group
+
+
+def _plan(factory: FactoryLike, select: str | Iterable[str] | None,
+          store: str | os.PathLike[str] | Store | None) -> Plan:
+    loaded = load_factory(factory if isinstance(factory, Factory) else os.fspath(factory))
+    plan = loaded.plan(select=select, store=store)
+    if plan.factory_ref is None:
+        raise FactoryRefError(
+            f"factory {plan.factory!r} cannot be imported by Airflow's workers: define it at "
+            "module level in a file and pass build_dag() the file path (or 'module:attr')"
+        )
+    partitioned = [step.name for step in plan.steps if getattr(step, "partitions", ())]
+    if partitioned:
+        # One task would run no partition and then find no parts to unite: refuse clearly.
+        raise FactoryDefinitionError(
+            f"flows {partitioned} of factory {plan.factory!r} are partitioned, which the Airflow "
+            "provider does not compile yet; leave them out with select= and run them with `dff run`"
+        )
+    return plan
+
+
+def _add_tasks(plan: Plan, *, force: bool | str, task_kwargs: Mapping[str, Any],
+               translator: DataflowsTranslator | None) -> dict[str, Any]:
+    translator = translator or DataflowsTranslator()
+    tasks: dict[str, Any] = {}
+    factory_ref = str(plan.factory_ref)  # checked by _plan()
+    for step in plan.steps:
+        # Passed explicitly, the flow's options win over the DAG's default_args.
+        spec = translator.get_task_spec(plan, step)
+        tasks[step.name] = DataflowsFlowOperator(
+            factory_ref=factory_ref,
+            flow=step.name,
+            # The store resolved now, at parse time, so that the task writes exactly where
+            # its Asset outlet says, whatever DFF_STORE a worker may have.
+            store=plan.store,
+            force=force,
+            plan=plan,
+            translator=translator,
+            **{**spec.to_kwargs(), **task_kwargs},
+        )
+    for upstream, downstream in plan.edges():
+        tasks[upstream] >> tasks[downstream]
+    return tasks

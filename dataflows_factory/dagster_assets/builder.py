@@ -1,0 +1,118 @@
+"""Factory -> Dagster asset specs and check specs: pure, runs no flow, reads no data.
+
+This is the layer :func:`factory_assets` and :func:`build_assets` wrap; it is also useful
+on its own (``Definitions(assets=build_asset_specs(factory))`` shows the graph as external
+assets, for a factory run by something else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..adapters.plan import Plan
+from ..errors import FactoryDefinitionError
+from ..factory import Factory, load_factory
+from ._compat import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
+from .translator import DagsterFactoryTranslator, FlowAssetData, default_asset_key
+
+__all__ = ["CHECK_NAME", "FACTORY_KEY", "FLOW_KEY", "build_asset_specs", "build_check_specs",
+           "registered_factory"]
+
+FLOW_KEY = "dataflows_factory/flow"
+FACTORY_KEY = "dataflows_factory/factory"
+CHECK_NAME = "dataset_valid"
+
+# Asset metadata must be serialisable, so a spec names its factory by reference and the
+# resource finds the Factory object here (every process that loads the definitions fills it).
+_FACTORIES: dict[str, Factory] = {}
+
+
+def _register(factory: Factory, plan: Plan) -> str:
+    key = plan.factory_ref or factory.name
+    # Last one wins: `dagster dev` re-imports a changed definitions file in the same process.
+    _FACTORIES[key] = factory
+    return key
+
+
+def registered_factory(reference: str) -> Factory:
+    """The factory a spec's metadata names: registered at build time, else imported."""
+    found = _FACTORIES.get(reference)
+    return found if found is not None else load_factory(reference)
+
+
+def build_asset_specs(
+    factory: Factory | str,
+    *,
+    translator: DagsterFactoryTranslator | None = None,
+    select: str | Iterable[str] | None = None,
+) -> list[AssetSpec]:
+    """One :class:`~dagster.AssetSpec` per flow (of the ``select``-ion), in plan order.
+
+    >>> specs = build_asset_specs(factory, select="+key_metrics")
+    >>> [spec.key.to_user_string() for spec in specs]
+    ['world/countries', 'world/cities', 'world/key_metrics']
+    """
+    factory = load_factory(factory)
+    translator = translator or DagsterFactoryTranslator()
+    if not isinstance(translator, DagsterFactoryTranslator):
+        raise TypeError(f"translator must be a DagsterFactoryTranslator, not {type(translator).__name__}")
+    # Translate every flow, not only the selected ones: a selected flow's deps must use the
+    # translated keys of upstream flows that stay outside the selection.
+    full = factory.plan()
+    _refuse_partitions(full)
+    reference = _register(factory, full)
+    flows = factory.flows
+    translated = {step.name: translator.get_asset_spec(FlowAssetData(factory.name, step, flows[step.name]))
+                  for step in full.steps}
+    _check_unique(factory.name, translated)
+    renamed = {default_asset_key(factory.name, name): spec.key for name, spec in translated.items()}
+    chosen = full.select(select).names
+    return [_finish(translated[name], name, reference, renamed) for name in chosen]
+
+
+def build_check_specs(specs: Sequence[AssetSpec], *, blocking: bool = True) -> list[AssetCheckSpec]:
+    """The ``dataset_valid`` check of every asset; ``blocking`` keeps a broken dataset's
+    downstream assets from running in the same Dagster run."""
+    return [
+        AssetCheckSpec(
+            CHECK_NAME,
+            asset=spec.key,
+            blocking=blocking,
+            description="The stored dataset is whole: every file present with its recorded hash, "
+                        "every value valid for its schema type, row counts as recorded.",
+        )
+        for spec in specs
+    ]
+
+
+def _refuse_partitions(plan: Plan) -> None:
+    # Partitioned flows (one dataset part per value, then a merge) would map onto Dagster
+    # partitions; until that mapping exists, say so at definition time rather than fail later.
+    partitioned = [step.name for step in plan.steps if getattr(step, "partitions", ())]
+    if partitioned:
+        raise FactoryDefinitionError(
+            f"factory {plan.factory!r}: flows {partitioned} are partitioned, which the Dagster "
+            "adapter does not map to Dagster partitions yet; run them with `dff run`"
+        )
+
+
+def _check_unique(factory: str, specs: Mapping[str, AssetSpec]) -> None:
+    seen: dict[AssetKey, str] = {}
+    for name, spec in specs.items():
+        if spec.key in seen:
+            raise FactoryDefinitionError(
+                f"factory {factory!r}: flows {seen[spec.key]!r} and {name!r} both became asset "
+                f"{spec.key.to_user_string()!r}; make the translator's get_asset_spec give each "
+                "flow its own key"
+            )
+        seen[spec.key] = name
+
+
+def _finish(spec: AssetSpec, flow: str, reference: str, renamed: Mapping[AssetKey, AssetKey]) -> AssetSpec:
+    deps = [AssetDep(renamed.get(dep.asset_key, dep.asset_key), partition_mapping=dep.partition_mapping)
+            for dep in spec.deps]
+    metadata: dict[str, Any] = {**spec.metadata, FLOW_KEY: flow, FACTORY_KEY: reference}
+    # skippable: when a flow fails inside a multi-flow op, its downstream flows are not
+    # run and their outputs are simply absent, which Dagster then reports as skipped.
+    return spec.replace_attributes(deps=deps, metadata=metadata, skippable=True)

@@ -1,0 +1,120 @@
+"""``@factory_assets`` (one op for many flows, like ``@dbt_assets``) and ``build_assets``
+(one op per flow, each with its own ``RetryPolicy``): both thin wrappers over
+:func:`~dagster.multi_asset` and the pure :func:`build_asset_specs`.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the compute function's `context`
+# annotation at definition time and rejects it as a string.
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..adapters.plan import StepPlan
+from ..factory import Factory, load_factory
+from ._compat import AssetExecutionContext, AssetsDefinition, AssetSpec, RetryPolicy, multi_asset
+from .builder import build_asset_specs, build_check_specs
+from .translator import DagsterFactoryTranslator, dagster_name
+
+__all__ = ["DEFAULT_RESOURCE_KEY", "build_assets", "factory_assets"]
+
+DEFAULT_RESOURCE_KEY = "dff"
+
+
+def factory_assets(
+    *,
+    factory: Factory | str,
+    select: str | Iterable[str] | None = None,
+    translator: DagsterFactoryTranslator | None = None,
+    name: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    blocking_checks: bool = True,
+    required_resource_keys: set[str] | None = None,
+    op_tags: Mapping[str, Any] | None = None,
+    pool: str | None = None,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """The flows of ``factory`` (or a ``select``-ion, ``+name``/``name+``/``tag:x``) as the
+    assets of one op; the decorated function runs them, usually through the resource::
+
+        from dagster import AssetExecutionContext, Definitions
+        from dataflows_factory.dagster_assets import FactoryResource, factory_assets
+
+        @factory_assets(factory=factory)
+        def world_assets(context: AssetExecutionContext, dff: FactoryResource):
+            yield from dff.run(context)
+
+        defs = Definitions(assets=[world_assets], resources={"dff": FactoryResource()})
+
+    Subsets work (``can_subset``): materializing one asset runs one flow. Without an explicit
+    ``retry_policy`` the op retries as often as its most-retried flow allows; flows that
+    already succeeded are then skipped as unchanged. For per-flow retries and parallel
+    steps, use :func:`build_assets`.
+    """
+    factory = load_factory(factory)
+    specs = build_asset_specs(factory, translator=translator, select=select)
+    steps = factory.plan(select=select).steps
+    policy = retry_policy if retry_policy is not None else _retry_policy(steps)
+
+    def decorate(function: Callable[..., Any]) -> AssetsDefinition:
+        return _multi_asset(function, specs, name=name or f"{factory.name}_assets", retry_policy=policy,
+                            blocking_checks=blocking_checks, required_resource_keys=required_resource_keys,
+                            op_tags=op_tags, pool=pool)
+
+    return decorate
+
+
+def build_assets(
+    factory: Factory | str,
+    *,
+    translator: DagsterFactoryTranslator | None = None,
+    select: str | Iterable[str] | None = None,
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+    blocking_checks: bool = True,
+    pool: str | None = None,
+) -> list[AssetsDefinition]:
+    """One asset per flow, each computed by its own op with the flow's ``RetryPolicy``.
+
+    >>> defs = Definitions(assets=build_assets(factory), resources={"dff": FactoryResource()})
+
+    Each op calls ``FactoryResource.run`` (resource ``resource_key``): the flow runs through
+    :func:`~dataflows_factory.run_step`, in the step's process, under Dagster's executor.
+    """
+    factory = load_factory(factory)
+    specs = build_asset_specs(factory, translator=translator, select=select)
+    steps = factory.plan(select=select).steps
+    assets = []
+    for step, spec in zip(steps, specs, strict=True):
+
+        def compute(context: AssetExecutionContext) -> Iterator[Any]:
+            yield from getattr(context.resources, resource_key).run(context)
+
+        assets.append(_multi_asset(
+            compute, [spec], name=f"{factory.name}__{step.name}", retry_policy=_retry_policy([step]),
+            blocking_checks=blocking_checks, required_resource_keys={resource_key}, op_tags=None,
+            pool=pool,
+        ))
+    return assets
+
+
+def _retry_policy(steps: Sequence[StepPlan]) -> RetryPolicy | None:
+    retries = max((step.retries for step in steps), default=0)
+    if not retries:
+        return None
+    delay = max(step.retry_delay for step in steps)
+    return RetryPolicy(max_retries=retries, delay=delay or None)
+
+
+def _multi_asset(
+    function: Callable[..., Any], specs: Sequence[AssetSpec], *, name: str, retry_policy: RetryPolicy | None,
+    blocking_checks: bool, required_resource_keys: set[str] | None, op_tags: Mapping[str, Any] | None,
+    pool: str | None,
+) -> AssetsDefinition:
+    return multi_asset(
+        specs=specs,
+        check_specs=build_check_specs(specs, blocking=blocking_checks),
+        name=dagster_name(name),
+        can_subset=True,
+        retry_policy=retry_policy,
+        required_resource_keys=required_resource_keys,
+        op_tags=op_tags,
+        pool=pool,
+    )(function)

@@ -1,0 +1,175 @@
+"""One Prefect task per factory flow: the task body calls ``run_step`` and nothing else.
+
+:class:`PrefectTranslator` turns a plan step into task options (name, retries, tags); it is
+the one override point. The task body forwards the step executor's log lines to the task
+run's logger and publishes the dataset's resources, row counts and schema as artifacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ..adapters.plan import StepPlan
+from ..adapters.step import StepResult, run_step
+from ..factory import Factory
+from ..store import Store, redact
+from ._compat import (
+    Task,
+    TaskRunContext,
+    create_markdown_artifact,
+    create_table_artifact,
+    get_run_logger,
+    task,
+)
+from ._keys import artifact_key
+
+__all__ = ["PrefectTranslator", "publish_artifacts", "run_flow_task"]
+
+
+class PrefectTranslator:
+    """Turns one :class:`StepPlan` into the keyword arguments of its ``@task``.
+
+    Override :meth:`get_task_options` to add Prefect options to every task, e.g. a tag
+    that a concurrency limit applies to, or a timeout::
+
+        class Limited(PrefectTranslator):
+            def get_task_options(self, step):
+                options = super().get_task_options(step)
+                return {**options, "tags": [*options["tags"], "warehouse"],
+                        "timeout_seconds": 3600}
+
+        world = build_flow(factory, translator=Limited())
+
+    Caching options (``cache_key_fn``, ``refresh_cache``) are set per run on top of these.
+    """
+
+    def get_task_options(self, step: StepPlan) -> dict[str, Any]:
+        return {
+            "name": step.name,
+            "task_run_name": step.name,
+            "description": step.description or None,
+            "tags": sorted({"dataflows-factory", *step.tags}),
+            "retries": step.retries,
+            "retry_delay_seconds": step.retry_delay,
+            # The cached value is the StepResult dict (URI + stats); JSON keeps it readable
+            # in the result storage and loadable without our classes.
+            "persist_result": True,
+            "result_serializer": "json",
+        }
+
+    def make_task(self, step: StepPlan) -> Task:  # type: ignore[type-arg]
+        """The Prefect task that runs ``step`` (options from :meth:`get_task_options`)."""
+        return task(run_flow_task, **self.get_task_options(step))
+
+
+def run_flow_task(
+    factory: Factory | str, flow: str, store: Store, force: bool, run_id: str
+) -> dict[str, Any]:
+    """The body of every task: run one flow through the shared executor, report it."""
+    context = TaskRunContext.get()
+    # run_count is 1 on the first try and grows with each Prefect retry.
+    attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
+    logger = get_run_logger()
+    with _forward_logs(logger):
+        result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt)
+    publish_artifacts(result)
+    return result.to_dict()
+
+
+class _ThreadHandler(logging.Handler):
+    """Forwards records emitted by one thread only: tasks of one flow run share the logger."""
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self.target = target
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.target.log(record.levelno, record.getMessage())
+
+
+class _Propagate(logging.Handler):
+    """Hands records at or above the level the user configured on to the parent loggers."""
+
+    def __init__(self, source: logging.Logger, level: int) -> None:
+        super().__init__(level)
+        self.source = source
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger: logging.Logger | None = self.source.parent
+        while logger is not None:
+            for handler in logger.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+            logger = logger.parent if logger.propagate else None
+
+
+_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {"active": 0}
+
+
+@contextlib.contextmanager
+def _forward_logs(target: Any) -> Iterator[None]:
+    # The step executor logs progress at INFO, below Python's default WARNING. While tasks
+    # forward, the package logger lets INFO through to them, and passes on to the usual
+    # handlers only what the user's configuration let through before (no duplicate lines).
+    source = logging.getLogger("dataflows_factory")
+    handler = _ThreadHandler(target)
+    with _LOCK:
+        if _STATE["active"] == 0:
+            _STATE.update(level=source.level, propagate=source.propagate,
+                          relay=_Propagate(source, source.getEffectiveLevel()))
+            if source.propagate:
+                source.addHandler(_STATE["relay"])
+                source.propagate = False
+            source.setLevel(min(logging.INFO, source.getEffectiveLevel()))
+        _STATE["active"] += 1
+        source.addHandler(handler)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            source.removeHandler(handler)
+            _STATE["active"] -= 1
+            if _STATE["active"] == 0:
+                source.removeHandler(_STATE["relay"])
+                source.propagate = _STATE["propagate"]
+                source.setLevel(_STATE["level"])
+
+
+def publish_artifacts(result: StepResult) -> None:
+    """A table artifact (one row per resource) and a markdown artifact with the schemas."""
+    key = artifact_key(result.factory, result.flow)
+    table = [
+        {
+            "resource": name,
+            "rows": rows,
+            "fields": len(result.schema.get(name, {}).get("fields", [])),
+            "dataset": redact(result.dataset_uri),
+        }
+        for name, rows in result.rows.items()
+    ]
+    summary = (f"**{result.factory}.{result.flow}** {result.status}: {result.total_rows} rows, "
+               f"{result.bytes} bytes, content hash `{result.content_hash[:12]}`")
+    create_table_artifact(table=table, key=key, description=summary)
+    create_markdown_artifact(markdown=_schema_markdown(result), key=f"{key}-schema",
+                             description=summary)
+
+
+def _schema_markdown(result: StepResult) -> str:
+    lines = [f"# {result.factory}.{result.flow}", "",
+             f"- status: {result.status}", f"- dataset: `{redact(result.dataset_uri)}`",
+             f"- rows: {result.total_rows}", f"- bytes: {result.bytes}",
+             f"- content hash: `{result.content_hash}`", f"- fingerprint: `{result.fingerprint}`", ""]
+    for name, schema in result.schema.items():
+        lines += [f"## {name} ({result.rows.get(name, 0)} rows)", "",
+                  "| field | type | format |", "|---|---|---|"]
+        for field in schema.get("fields", []):
+            lines.append(f"| {field.get('name')} | {field.get('type', '')} | {field.get('format', '')} |")
+        lines.append("")
+    return "\n".join(lines)

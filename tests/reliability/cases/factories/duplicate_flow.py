@@ -1,0 +1,13 @@
+from dataflows import Flow
+
+from dataflows_factory import Factory
+
+factory = Factory("cases", store="data")
+
+@factory.flow()
+def data():
+    return Flow([{"x": 1}])
+
+@factory.flow(name="data")
+def data_again():
+    return Flow([{"x": 2}])

@@ -1,0 +1,3 @@
+from dataflows_factory import Factory
+
+factory = Factory("../../etc", store="data")

@@ -1,0 +1,10 @@
+from dataflows import Flow
+
+from dataflows_factory import Factory
+
+factory = Factory("cases", store="data")
+
+@factory.flow()
+def data():
+    settings = {}
+    return Flow([{"x": settings["threshold"]}])

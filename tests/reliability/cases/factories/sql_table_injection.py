@@ -1,0 +1,11 @@
+from dataflows import Flow
+
+from dataflows_factory import Factory
+from dataflows_factory.processors.sql import to_sql
+
+factory = Factory("cases", store="data")
+
+@factory.flow()
+def data():
+    return Flow([{"x": 1}], to_sql({'t"; DROP TABLE users; --': "res_1"},
+                                   engine="postgresql+psycopg2://u:pw@127.0.0.1:1/none"))
