@@ -94,6 +94,7 @@ class FlowExecutionError(FactoryError, RuntimeError):
         row: int | None = None,
         field: str | None = None,
         cause_type: str | None = None,
+        partition: str | None = None,
     ) -> None:
         self.flow = flow
         # One line: CLI output, logs and orchestrator UIs show it as one error line.
@@ -104,6 +105,7 @@ class FlowExecutionError(FactoryError, RuntimeError):
         self.row = row
         self.field = field
         self.cause_type = cause_type
+        self.partition = partition
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -119,6 +121,8 @@ class FlowExecutionError(FactoryError, RuntimeError):
             where.append(f"row {self.row}")
         if self.field:
             where.append(f"field {self.field!r}")
+        if self.partition is not None:
+            where.append(f"partition {self.partition!r}")
         kind = f"{self.cause_type}: " if self.cause_type else ""
         return f"{', '.join(where)} failed: {kind}{self.message}"
 
@@ -126,8 +130,14 @@ class FlowExecutionError(FactoryError, RuntimeError):
         return (
             _rebuild_execution_error,
             (self.flow, self.message, self.processor, self.position, self.resource,
-             self.row, self.field, self.cause_type),
+             self.row, self.field, self.cause_type, self.partition),
         )
+
+    def in_partition(self, partition: str) -> FlowExecutionError:
+        """This error, naming the partition the flow was running."""
+        return _rebuild_execution_error(
+            self.flow, self.message, self.processor, self.position, self.resource, self.row,
+            self.field, self.cause_type, partition)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description, for manifests and orchestrator results."""
@@ -139,6 +149,7 @@ class FlowExecutionError(FactoryError, RuntimeError):
             "row": self.row,
             "field": self.field,
             "type": self.cause_type,
+            "partition": self.partition,
             "message": self.message,
             "text": str(self),
         }
@@ -147,10 +158,11 @@ class FlowExecutionError(FactoryError, RuntimeError):
 def _rebuild_execution_error(
     flow: str, message: str, processor: str | None, position: int | None,
     resource: str | None, row: int | None, field: str | None, cause_type: str | None,
+    partition: str | None = None,
 ) -> FlowExecutionError:
     return FlowExecutionError(
         flow, message, processor=processor, position=position, resource=resource,
-        row=row, field=field, cause_type=cause_type,
+        row=row, field=field, cause_type=cause_type, partition=partition,
     )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import FactoryDefinitionError
 
-__all__ = ["Partitions", "dates", "files", "partition_key", "static"]
+__all__ = ["Partitions", "dates", "files", "part_dataset", "partition_key", "static"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -45,6 +45,14 @@ def partition_key(value: str) -> str:
         return value
     digest = hashlib.sha256(value.encode()).hexdigest()[:8]
     return f"{cleaned[:55]}-{digest}"
+
+
+def part_dataset(flow: str, partition: str) -> str:
+    """The store name of one partition's part of ``flow``: ``<flow>@<key>``.
+
+    ``@`` never appears in flow names, so parts cannot collide with flows.
+    """
+    return f"{flow}@{partition_key(partition)}"
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,6 @@ def test_a_failing_partition_stops_the_merge_and_downstream(tmp_path: Path):
     failed = report.results["daily[2026-01-02]"]
     assert failed.attempt == 2 and failed.partition == "2026-01-02"
     assert failed.error is not None and failed.error["processor"] == "refuse_the_second"
+    assert failed.error["partition"] == "2026-01-02"
+    assert "flow 'daily', processor 'refuse_the_second'" in failed.error["text"]
+    assert "partition '2026-01-02'" in failed.error["text"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._fingerprint import fingerprint
 from ..errors import FlowExecutionError
-from ..partitions import partition_key
+from ..partitions import part_dataset
 from ..store import Store
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _parts(factory: Factory, spec: FlowSpec, store: Store) -> list[tuple[str, st
         raise FlowExecutionError(spec.name, "flow is not partitioned; there are no parts to merge")
     found = []
     for value in spec.partitions.resolve(factory.root):
-        name = f"{spec.name}@{partition_key(value)}"
+        name = part_dataset(spec.name, value)
         descriptor = store.read_descriptor(factory.name, name)
         if descriptor is None:
             raise FlowExecutionError(

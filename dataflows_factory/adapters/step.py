@@ -33,12 +33,12 @@ from .._fingerprint import code_hash, file_hash, fingerprint
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory, load_factory
 from ..flow import DatasetStep, FlowSpec
-from ..partitions import partition_key
+from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import DESCRIPTOR, Store, redact
 from ._tracking import RowTracker
 
-__all__ = ["Progress", "StepResult", "new_run_id", "run_step", "step_fingerprint"]
+__all__ = ["Progress", "StepResult", "dataset_name", "new_run_id", "run_step", "step_fingerprint"]
 
 log = logging.getLogger("dataflows_factory.step")
 
@@ -120,6 +120,20 @@ def run_step(
         from ._parts import merge_parts
 
         return merge_parts(factory, spec, target, force=force, run_id=run_id, attempt=attempt)
+    try:
+        return _run_one(factory, spec, target, force=force, run_id=run_id, attempt=attempt,
+                        progress=progress, partition=partition)
+    except FlowExecutionError as error:
+        if partition is None or error.partition is not None:
+            raise
+        raise error.in_partition(partition) from error
+
+
+def _run_one(
+    factory: Factory, spec: FlowSpec, target: Store, *, force: bool, run_id: str, attempt: int,
+    progress: Progress | None, partition: str | None,
+) -> StepResult:
+    flow_name = spec.name
     dataset = dataset_name(factory, spec, partition)
     started, clock = _now(), time.perf_counter()
     uri = target.dataset_url(factory.name, dataset)
@@ -181,7 +195,7 @@ def dataset_name(factory: Factory, spec: FlowSpec, partition: str | None) -> str
         raise FlowExecutionError(spec.name, f"flow is not partitioned; got partition {partition!r}")
     if partition not in spec.partitions.resolve(factory.root):
         raise FlowExecutionError(spec.name, f"unknown partition {partition!r}")
-    return f"{spec.name}@{partition_key(partition)}"
+    return part_dataset(spec.name, partition)
 
 
 def _resolve(

@@ -3,7 +3,8 @@
 One asset per flow (key ``factory/flow``, group = factory, deps from the plan); a
 :class:`FactoryResource` runs flows through :func:`~dataflows_factory.run_step` and records
 row counts, schemas, URI and content hash (as the data version) on each materialization,
-plus a ``dataset_valid`` asset check::
+plus a ``dataset_valid`` asset check. A partitioned flow is a statically partitioned asset:
+each partition's materialization writes its part, then merges the parts once all exist::
 
     from dagster import Definitions
     from dataflows_factory import load_factory

@@ -28,6 +28,7 @@ try:
         MaterializeResult,
         MetadataValue,
         RetryPolicy,
+        StaticPartitionsDefinition,
         TableColumn,
         TableColumnConstraints,
         TableConstraints,
@@ -43,7 +44,6 @@ MINIMUM = (1, 13)
 VERSION = tuple(int(part) for part in dagster.__version__.split(".")[:2] if part.isdigit())
 if VERSION and VERSION < MINIMUM:  # pragma: no cover - the test environment has a current Dagster
     raise MissingExtraError("dagster", f"dagster>={'.'.join(map(str, MINIMUM))}")
-
 
 
 def code_reference(file_path: str, line_number: int) -> CodeReferencesMetadataValue:
@@ -76,6 +76,7 @@ __all__ = [
     "MetadataValue",
     "PydanticField",
     "RetryPolicy",
+    "StaticPartitionsDefinition",
     "TableColumn",
     "TableColumnConstraints",
     "TableConstraints",

@@ -22,9 +22,10 @@ from ._compat import (
     TableRecord,
     TableSchema,
 )
+from ._partitions import dataset_of
 from .builder import CHECK_NAME
 
-__all__ = ["check_result", "materialization_metadata", "table_schema"]
+__all__ = ["check_result", "materialization_metadata", "merge_metadata", "table_schema"]
 
 _MAX_PREVIEW_RESOURCES = 3
 
@@ -69,6 +70,8 @@ def materialization_metadata(result: StepResult, store: Store, preview_rows: int
         "fingerprint": MetadataValue.text(result.fingerprint),
         "attempt": MetadataValue.int(result.attempt),
     }
+    if result.partition is not None:  # Dagster records the key; the value is what the flow saw
+        metadata["partition"] = MetadataValue.text(result.partition)
     schemas = {name: table_schema(schema) for name, schema in result.schema.items()}
     for name, rows in result.rows.items():
         metadata[f"rows/{name}"] = MetadataValue.int(rows)
@@ -78,10 +81,25 @@ def materialization_metadata(result: StepResult, store: Store, preview_rows: int
         metadata["dagster/column_schema"] = MetadataValue.table_schema(next(iter(schemas.values())))
     # Only a local store can be previewed without downloading the whole dataset.
     if preview_rows > 0 and store.is_local:
-        path = store.descriptor_url(result.factory, result.flow)
+        path = store.descriptor_url(result.factory, dataset_of(result.flow, result.partition))
         for name, schema in itertools.islice(schemas.items(), _MAX_PREVIEW_RESOURCES):
             metadata[f"preview/{name}"] = _preview(path, name, schema, preview_rows)
     return metadata
+
+
+def merge_metadata(merged: StepResult | None, missing: list[str], store: Store) -> dict[str, Any]:
+    """What a partition's materialization says about the flow's merged dataset: merged now
+    (or skipped as unchanged), or how many partitions it still waits for."""
+    if merged is None:
+        return {"merge/status": MetadataValue.text(f"waiting for {len(missing)} partition(s)"),
+                "merge/missing": MetadataValue.json(missing)}
+    uri = merged.dataset_uri
+    return {
+        "merge/status": MetadataValue.text(merged.status),
+        "merge/dataset_uri": MetadataValue.path(uri) if store.is_local else MetadataValue.url(uri),
+        "merge/row_count": MetadataValue.int(merged.total_rows),
+        "merge/content_hash": MetadataValue.text(merged.content_hash),
+    }
 
 
 def _preview(path: str, resource: str, schema: TableSchema, rows: int) -> Any:
@@ -94,8 +112,9 @@ def _preview(path: str, resource: str, schema: TableSchema, rows: int) -> Any:
 
 
 def check_result(store: Store, result: StepResult, key: AssetKey) -> AssetCheckResult:
-    """Validate the stored dataset (files, hashes, types, counts) as the ``dataset_valid`` check."""
-    problems, rows = validate_dataset(store, result.factory, result.flow)
+    """Validate the stored dataset (files, hashes, types, counts) as the ``dataset_valid`` check;
+    for one partition, the part that partition wrote."""
+    problems, rows = validate_dataset(store, result.factory, dataset_of(result.flow, result.partition))
     return AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,

@@ -60,12 +60,12 @@ def build_asset_specs(
     # Translate every flow, not only the selected ones: a selected flow's deps must use the
     # translated keys of upstream flows that stay outside the selection.
     full = factory.plan()
-    _refuse_partitions(full)
     reference = _register(factory, full)
     flows = factory.flows
     translated = {step.name: translator.get_asset_spec(FlowAssetData(factory.name, step, flows[step.name]))
                   for step in full.steps}
     _check_unique(factory.name, translated)
+    _check_partitioned(factory.name, full, translated)
     renamed = {default_asset_key(factory.name, name): spec.key for name, spec in translated.items()}
     chosen = full.select(select).names
     return [_finish(translated[name], name, reference, renamed) for name in chosen]
@@ -86,15 +86,15 @@ def build_check_specs(specs: Sequence[AssetSpec], *, blocking: bool = True) -> l
     ]
 
 
-def _refuse_partitions(plan: Plan) -> None:
-    # Partitioned flows (one dataset part per value, then a merge) would map onto Dagster
-    # partitions; until that mapping exists, say so at definition time rather than fail later.
-    partitioned = [step.name for step in plan.steps if getattr(step, "partitions", ())]
-    if partitioned:
-        raise FactoryDefinitionError(
-            f"factory {plan.factory!r}: flows {partitioned} are partitioned, which the Dagster "
-            "adapter does not map to Dagster partitions yet; run them with `dff run`"
-        )
+def _check_partitioned(factory: str, plan: Plan, specs: Mapping[str, AssetSpec]) -> None:
+    # The resource maps Dagster's partition key back to a partition value; without a
+    # partitions definition there is no key, and the flow could never run.
+    for step in plan.steps:
+        if step.partitioned and specs[step.name].partitions_def is None:
+            raise FactoryDefinitionError(
+                f"factory {factory!r}: flow {step.name!r} is partitioned but its asset has no "
+                "partitions_def; keep the translator's default partitions_def for it"
+            )
 
 
 def _check_unique(factory: str, specs: Mapping[str, AssetSpec]) -> None:

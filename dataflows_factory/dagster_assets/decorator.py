@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..adapters.plan import StepPlan
+from ..errors import FactoryDefinitionError
 from ..factory import Factory, load_factory
 from ._compat import AssetExecutionContext, AssetsDefinition, AssetSpec, RetryPolicy, multi_asset
 from .builder import build_asset_specs, build_check_specs
@@ -52,6 +53,7 @@ def factory_assets(
     factory = load_factory(factory)
     specs = build_asset_specs(factory, translator=translator, select=select)
     steps = factory.plan(select=select).steps
+    _one_partitioning(factory.name, steps, specs)
     policy = retry_policy if retry_policy is not None else _retry_policy(steps)
 
     def decorate(function: Callable[..., Any]) -> AssetsDefinition:
@@ -93,6 +95,19 @@ def build_assets(
             pool=pool,
         ))
     return assets
+
+
+def _one_partitioning(factory: str, steps: Sequence[StepPlan], specs: Sequence[AssetSpec]) -> None:
+    # One op runs for one partition key (or none): its assets must share one partitioning.
+    groups: dict[Any, list[str]] = {}
+    for step, spec in zip(steps, specs, strict=True):
+        groups.setdefault(spec.partitions_def, []).append(step.name)
+    if len(groups) > 1:
+        raise FactoryDefinitionError(
+            f"factory {factory!r}: @factory_assets puts flows with different partitions in one op "
+            f"({' vs '.join(str(names) for names in groups.values())}); use build_assets (one op "
+            "per flow), or select= each partitioning into its own @factory_assets"
+        )
 
 
 def _retry_policy(steps: Sequence[StepPlan]) -> RetryPolicy | None:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from ..adapters.plan import StepPlan
 from ..adapters.step import StepResult, run_step
 from ..errors import FlowExecutionError
 from ..factory import Factory
@@ -26,7 +27,8 @@ from ._compat import (
     MetadataValue,
     PydanticField,
 )
-from ._metadata import check_result, materialization_metadata
+from ._metadata import check_result, materialization_metadata, merge_metadata
+from ._partitions import dataset_of, partition_value
 from .builder import CHECK_NAME, FACTORY_KEY, FLOW_KEY, registered_factory
 
 __all__ = ["FactoryResource"]
@@ -63,47 +65,100 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         flows still are, and the op then raises a :class:`~dagster.Failure` naming the flow
         and processor (so Dagster's ``RetryPolicy`` applies). A failed blocking check also
         holds back the flows downstream of it.
+
+        For a partitioned flow, the run's partition is run into its own part; then, when
+        every part exists, the parts are merged into the flow's dataset, which is what
+        downstream flows read. A flow reading a partitioned flow first makes sure that merge
+        is current (skipped when it is; an error naming the missing partition otherwise).
         """
         factory, targets = _selected(context)
         store = factory.store(self.store)
         plan = factory.plan(store=store)
-        checks = context.selected_asset_check_keys
         blocked: dict[str, str] = {}
-        failures: list[FlowExecutionError] = []
+        failures: list[tuple[FlowExecutionError, str | None]] = []
+
+        def hold_back(flow: str) -> None:
+            blocked.update({name: flow for name in plan.downstream(flow) if name not in blocked})
+
         for flow, key in targets:
             if flow in blocked:
                 context.log.warning(f"flow {flow!r} not run: upstream flow {blocked[flow]!r} failed "
                                     "(or failed its blocking check)")
                 continue
+            step = plan.step(flow)
+            partition = _partition(context, step)
             try:
                 with _forward_logs(context):
-                    result = run_step(factory, flow, store=store, force=self.force, run_id=context.run_id,
-                                      attempt=context.retry_number + 1)
+                    for upstream in step.upstream:
+                        if plan.step(upstream).partitioned:
+                            self._run(context, factory, upstream, store)
+                    result = self._run(context, factory, flow, store, partition)
             except FlowExecutionError as error:
-                context.log.error(str(error))
-                failures.append(error)
-                blocked.update({name: flow for name in plan.downstream(flow) if name not in blocked})
+                context.log.error(_described(error, partition))
+                failures.append((error, partition))
+                hold_back(flow)
                 continue
             checked = []
-            if AssetCheckKey(key, CHECK_NAME) in checks:
+            held = False
+            if AssetCheckKey(key, CHECK_NAME) in context.selected_asset_check_keys:
                 checked.append(check_result(store, result, key))
-                if not checked[0].passed and _blocking(context, key):
-                    blocked.update({name: flow for name in plan.downstream(flow) if name not in blocked})
-            yield self._materialization(result, store, key, checked)
+                held = not checked[0].passed and _blocking(context, key)
+                if held:
+                    hold_back(flow)
+            extra: dict[str, Any] = {}
+            merge_error = None
+            if partition is not None and not held:  # a broken part stays out of the merge
+                try:
+                    with _forward_logs(context):
+                        extra = self._merge(context, factory, step, store)
+                except FlowExecutionError as error:
+                    merge_error = error
+            yield self._materialization(result, store, key, checked, extra)
+            if merge_error is not None:
+                context.log.error(str(merge_error))
+                failures.append((merge_error, None))
+                hold_back(flow)
         if failures:
             raise _failure(failures)
 
+    def _run(self, context: Any, factory: Factory, flow: str, store: Store,
+             partition: str | None = None) -> StepResult:
+        return run_step(factory, flow, store=store, force=self.force, run_id=context.run_id,
+                        attempt=context.retry_number + 1, partition=partition)
+
+    def _merge(self, context: Any, factory: Factory, step: StepPlan, store: Store) -> dict[str, Any]:
+        # Only once every part exists: until then the merge would fail, and the partitions
+        # still to come will each try again. Two partitions finishing together are safe:
+        # the merge holds the store's lock, and the later one finds it unchanged.
+        missing = [value for value in step.partitions
+                   if store.read_descriptor(factory.name, dataset_of(step.name, value)) is None]
+        merged = None if missing else self._run(context, factory, step.name, store)
+        if merged is None:
+            context.log.info(f"flow {step.name!r}: merge waits for {len(missing)} partition(s)")
+        return merge_metadata(merged, missing, store)
+
     def _materialization(self, result: StepResult, store: Store, key: AssetKey,
-                         checked: list[Any]) -> MaterializeResult[Any]:
+                         checked: list[Any], extra: dict[str, Any]) -> MaterializeResult[Any]:
         # The content hash is the data version: a flow skipped as unchanged, or re-run to
         # the same bytes, reports the same version, so Dagster does not mark its
-        # downstream assets stale.
+        # downstream assets stale. For a partition, it is the part's content hash.
         return MaterializeResult(
             asset_key=key,
-            metadata=materialization_metadata(result, store, self.preview_rows),
+            metadata={**materialization_metadata(result, store, self.preview_rows), **extra},
             data_version=DataVersion(result.content_hash) if result.content_hash else None,
             check_results=checked,
         )
+
+
+def _partition(context: Any, step: StepPlan) -> str | None:
+    """The partition value this run materializes for ``step`` (None when unpartitioned)."""
+    if not step.partitioned:
+        return None
+    if not context.has_partition_key:
+        raise Failure(description=f"flow {step.name!r} is partitioned: materialize one partition "
+                                  "(`--partition KEY`) or launch a backfill of its partitions",
+                      allow_retries=False)
+    return partition_value(step, context.partition_key)
 
 
 def _selected(context: Any) -> tuple[Factory, list[tuple[str, AssetKey]]]:
@@ -134,13 +189,24 @@ def _text(value: Any) -> str:
     return str(value.value if isinstance(value, MetadataValue) else value)
 
 
-def _failure(failures: list[FlowExecutionError]) -> Failure:
-    first = failures[0]
-    more = f" (and {len(failures) - 1} more failed flow(s): {[f.flow for f in failures[1:]]})" \
+def _described(error: FlowExecutionError, partition: str | None) -> str:
+    # Newer cores name the partition in the error itself; older ones did not, so it is
+    # named in front only when the error does not already carry it.
+    if partition is None or getattr(error, "partition", None) is not None:
+        return str(error)
+    return f"partition {partition!r}: {error}"
+
+
+def _failure(failures: list[tuple[FlowExecutionError, str | None]]) -> Failure:
+    first, partition = failures[0]
+    more = f" (and {len(failures) - 1} more failed flow(s): {[f.flow for f, _ in failures[1:]]})" \
         if len(failures) > 1 else ""
     metadata = {name: MetadataValue.text(str(value))
                 for name, value in first.to_dict().items() if value is not None}
-    failure = Failure(description=str(first) + more, metadata=metadata, allow_retries=True)
+    if partition is not None:
+        metadata["partition"] = MetadataValue.text(partition)
+    failure = Failure(description=_described(first, partition) + more, metadata=metadata,
+                      allow_retries=True)
     failure.__cause__ = first
     return failure
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..adapters.plan import StepPlan
 from ..flow import FlowSpec
 from ._compat import AssetKey, AssetSpec, code_reference
+from ._partitions import partitions_definition
 
 __all__ = ["DagsterFactoryTranslator", "FlowAssetData", "dagster_name", "default_asset_key"]
 
@@ -96,6 +97,9 @@ class DagsterFactoryTranslator:
             tags={dagster_name(tag): "" for tag in step.tags},
             kinds={KIND},
             metadata=_source_metadata(data.flow),
+            # A partitioned flow is one asset with one partition per value; its unpartitioned
+            # downstream assets depend on all partitions (Dagster's default mapping).
+            partitions_def=partitions_definition(step),
         )
 
 

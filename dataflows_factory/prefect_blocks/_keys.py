@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["artifact_key", "cache_key", "python_name"]
+__all__ = ["artifact_key", "cache_key", "python_name", "unit_id"]
 
 _MAX = 60
 
@@ -38,16 +38,31 @@ def artifact_key(factory: str, flow: str) -> str:
     return key
 
 
-def cache_key(store_url: str, factory: str, flow: str, fingerprint: str) -> str:
-    """The Prefect cache key of one flow: its fingerprint, scoped to the store and factory.
+def cache_key(store_url: str, factory: str, flow: str, fingerprint: str, *,
+              partition: str | None = None) -> str:
+    """The Prefect cache key of one flow (or one partition): its fingerprint, scoped.
 
     Two factories (or two stores) whose flows happen to share a fingerprint never share a
-    cached result: the store URL and names are part of the key.
+    cached result: the store URL and names are part of the key, and so is the partition.
 
     >>> cache_key("/data", "world", "countries", "ab12")[:30]
     'dff-world-countries-761343640c'
     """
-    return f"{artifact_key(factory, flow)}-{_digest(store_url, factory, flow, fingerprint)[:32]}"
+    parts: tuple[str, ...] = (store_url, factory, flow, fingerprint)
+    if partition is not None:  # appended, so unpartitioned keys stay what they were
+        parts += ("partition", partition)
+    return f"{artifact_key(factory, flow)}-{_digest(*parts)[:32]}"
+
+
+def unit_id(flow: str, partition: str | None = None) -> str:
+    """The name of a unit of work: ``flow``, or ``flow[value]`` for one partition of it.
+
+    The same ids as the local runner's report, used for task run names and result keys.
+
+    >>> unit_id("sales"), unit_id("sales", "raw/eu.csv")
+    ('sales', 'sales[raw/eu.csv]')
+    """
+    return flow if partition is None else f"{flow}[{partition}]"
 
 
 def python_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""One Prefect task per factory flow: the task body calls ``run_step`` and nothing else.
+"""One Prefect task per factory flow (and per partition): the body calls ``run_step`` only.
 
 :class:`PrefectTranslator` turns a plan step into task options (name, retries, tags); it is
 the one override point. The task body forwards the step executor's log lines to the task
@@ -25,7 +25,7 @@ from ._compat import (
     get_run_logger,
     task,
 )
-from ._keys import artifact_key
+from ._keys import artifact_key, unit_id
 
 __all__ = ["PrefectTranslator", "publish_artifacts", "run_flow_task"]
 
@@ -44,7 +44,10 @@ class PrefectTranslator:
 
         world = build_flow(factory, translator=Limited())
 
-    Caching options (``cache_key_fn``, ``refresh_cache``) are set per run on top of these.
+    The options apply to every task of the step: for a partitioned flow, to each
+    partition's task and to the merge task alike (so each partition retries on its own);
+    each partition's task run is named ``flow[value]``. Caching options
+    (``cache_key_fn``, ``refresh_cache``) are set per run on top of these.
     """
 
     def get_task_options(self, step: StepPlan) -> dict[str, Any]:
@@ -61,21 +64,29 @@ class PrefectTranslator:
             "result_serializer": "json",
         }
 
-    def make_task(self, step: StepPlan) -> Task:  # type: ignore[type-arg]
-        """The Prefect task that runs ``step`` (options from :meth:`get_task_options`)."""
-        return task(run_flow_task, **self.get_task_options(step))
+    def make_task(self, step: StepPlan, *, partition: str | None = None) -> Task:  # type: ignore[type-arg]
+        """The Prefect task that runs ``step``, or one partition of it (options from
+        :meth:`get_task_options`, task run named after the partition)."""
+        options = self.get_task_options(step)
+        if partition is not None:
+            # Prefect formats a string run name with the task's parameters: escape braces.
+            name = unit_id(step.name, partition).replace("{", "{{").replace("}", "}}")
+            options = {**options, "task_run_name": name}
+        return task(run_flow_task, **options)
 
 
 def run_flow_task(
-    factory: Factory | str, flow: str, store: Store, force: bool, run_id: str
+    factory: Factory | str, flow: str, store: Store, force: bool, run_id: str,
+    partition: str | None = None,
 ) -> dict[str, Any]:
-    """The body of every task: run one flow through the shared executor, report it."""
+    """The body of every task: run one flow (or partition) through the shared executor."""
     context = TaskRunContext.get()
     # run_count is 1 on the first try and grows with each Prefect retry.
     attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
     logger = get_run_logger()
     with _forward_logs(logger):
-        result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt)
+        result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt,
+                          partition=partition)
     publish_artifacts(result)
     return result.to_dict()
 
@@ -143,7 +154,18 @@ def _forward_logs(target: Any) -> Iterator[None]:
 
 
 def publish_artifacts(result: StepResult) -> None:
-    """A table artifact (one row per resource) and a markdown artifact with the schemas."""
+    """A table artifact (one row per resource) and a markdown artifact with the schemas.
+
+    A partition gets one small table without a key, shown on its task run only: the keyed
+    artifacts describe the flow's merged dataset, and a flow may have hundreds of parts.
+    """
+    if result.partition is not None:
+        create_table_artifact(
+            table=[{"partition": result.partition, "resource": name, "rows": rows}
+                   for name, rows in result.rows.items()],
+            description=f"**{result.factory}.{unit_id(result.flow, result.partition)}** "
+                        f"{result.status}: {result.total_rows} rows, {result.bytes} bytes")
+        return
     key = artifact_key(result.factory, result.flow)
     table = [
         {

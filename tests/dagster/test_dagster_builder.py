@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetSpec, Definitions
+from dagster import AllPartitionMapping, AssetKey, AssetSpec, Definitions
 
 from dataflows_factory import Factory, FactoryDefinitionError, load_factory
 from dataflows_factory.dagster_assets import (
@@ -142,14 +142,62 @@ def test_dagster_name_is_deterministic_and_safe() -> None:
     assert dagster_name(long) != dagster_name("x" * 99)
 
 
-def test_partitioned_flows_are_refused_at_definition_time(tmp_path: Path) -> None:
-    """A partitioned flow is refused when the assets are built, naming the flow."""
+def _parts_factory(tmp_path: Path, values: list[str]) -> Factory:
     source = tmp_path / "parts" / "factory.py"
-    source.parent.mkdir()
+    source.parent.mkdir(parents=True)
     source.write_text(
         "from dataflows import Flow\nfrom dataflows_factory import Factory\n"
         "factory = Factory('parts', store='data')\n"
-        "@factory.flow(partitions=['eu', 'us'])\ndef sales(partition):\n"
-        "    return Flow([{'region': partition}])\n")
-    with pytest.raises(FactoryDefinitionError, match=r"\['sales'\] are partitioned"):
-        build_assets(load_factory(str(source)))
+        f"@factory.flow(partitions={values!r})\ndef sales(partition):\n"
+        "    return Flow([{'region': partition}])\n"
+        "@factory.flow()\ndef total(sales):\n    return Flow(sales)\n")
+    return load_factory(str(source))
+
+
+def test_partitioned_flow_is_a_statically_partitioned_asset(tmp_path: Path) -> None:
+    """A partitioned flow's asset has one static partition per value; its downstream depends on
+    all of them through Dagster's default mapping, and the definitions load."""
+    factory = _parts_factory(tmp_path, ["eu", "us", "2026-01-01", "raw/apac.csv"])
+    found = _by_key(build_assets(factory))
+    sales, total = found["parts/sales"][1], found["parts/total"][1]
+    assert sales.partitions_def.get_partition_keys() == ["eu", "us", "2026-01-01", "raw/apac.csv"]
+    assert total.partitions_def is None
+    (dep,) = total.deps
+    assert (dep.asset_key.to_user_string(), dep.partition_mapping) == ("parts/sales", None)
+    defs = Definitions(assets=build_assets(factory), resources={"dff": FactoryResource()})
+    Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    mapping = graph.get_partition_mapping(AssetKey(["parts", "total"]), AssetKey(["parts", "sales"]))
+    assert isinstance(mapping, AllPartitionMapping)
+
+
+def test_values_dagster_rejects_use_the_store_keys(tmp_path: Path) -> None:
+    """When one value is no valid Dagster key, all the flow's keys are the core's store keys."""
+    values = ["a, b", "c|d", "x...y", "plain"]
+    factory = _parts_factory(tmp_path, values)
+    keys = _by_key(build_assets(factory))["parts/sales"][1].partitions_def.get_partition_keys()
+    step = factory.plan().step("sales")
+    assert keys[:2] + keys[3:] == [step.partition_keys[value] for value in ("a, b", "c|d", "plain")]
+    assert keys[2].startswith("x___y-")  # the core keeps "x...y", which Dagster refuses
+    assert len(set(keys)) == 4
+    again = _by_key(build_assets(_parts_factory(tmp_path / "again", values)))["parts/sales"][1]
+    assert again.partitions_def.get_partition_keys() == keys
+
+
+def test_one_op_refuses_mixed_partitioning(tmp_path: Path) -> None:
+    """@factory_assets over a partitioned and an unpartitioned flow fails naming both groups."""
+    factory = _parts_factory(tmp_path, ["eu", "us"])
+    with pytest.raises(FactoryDefinitionError, match=r"\['sales'\] vs \['total'\]"):
+        factory_assets(factory=factory)
+    assert factory_assets(factory=factory, select="sales")  # one partitioning: fine
+
+
+def test_translator_dropping_partitions_is_refused(tmp_path: Path) -> None:
+    """A translator that removes a partitioned flow's partitions_def fails at definition time."""
+
+    class Flat(DagsterFactoryTranslator):
+        def get_asset_spec(self, data: FlowAssetData) -> AssetSpec:
+            return super().get_asset_spec(data).replace_attributes(partitions_def=None)
+
+    with pytest.raises(FactoryDefinitionError, match="flow 'sales' is partitioned"):
+        build_assets(_parts_factory(tmp_path, ["eu", "us"]), translator=Flat())

@@ -12,6 +12,7 @@ from dagster import AssetKey, DagsterInstance
 from dagster_helpers import stored
 
 from dataflows_factory import Factory
+from dataflows_factory.partitions import partition_key
 
 FLOWS = ["countries", "cities", "key_metrics", "publish"]
 
@@ -57,3 +58,44 @@ def test_asset_materialize_all(project: Path, home: Path, world: Factory, local_
             metadata = event.asset_materialization.metadata
             assert metadata["dagster/row_count"].value == sum(reference[flow][0].values())
             assert metadata["content_hash"].value == reference[flow][1]
+
+
+SHOP = '''
+from dagster import Definitions
+from dataflows import Flow, load
+from dataflows_factory import Factory
+from dataflows_factory.partitions import partition_key
+from dataflows_factory.dagster_assets import FactoryResource, build_assets
+from dataflows_factory.partitions import files
+
+factory = Factory("shop", store="data")
+
+@factory.flow(partitions=files("raw/*.csv"))
+def sales(partition):
+    return Flow(load(partition, name="sales"))
+
+defs = Definitions(assets=build_assets(factory), resources={"dff": FactoryResource()})
+'''
+
+
+@pytest.mark.slow
+def test_asset_materialize_one_partition(tmp_path: Path, home: Path) -> None:
+    """`dagster asset materialize --partition raw/eu.csv` writes that partition's part only,
+    and the instance records the materialization under that partition key."""
+    project = tmp_path / "shop"
+    (project / "raw").mkdir(parents=True)
+    (project / "definitions.py").write_text(SHOP)
+    for region in ("eu", "us"):
+        (project / "raw" / f"{region}.csv").write_text(f"region,amount\n{region},1\n{region},2\n")
+    done = _dagster(project, home, "asset", "materialize", "-f", "definitions.py",
+                    "--select", "shop/sales", "--partition", "raw/eu.csv")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    written = sorted(p.parent.name for p in (project / "data" / "shop").glob("*/datapackage.json"))
+    assert written == [f"sales@{partition_key('raw/eu.csv')}"]
+    with DagsterInstance.from_config(str(home)) as instance:
+        sales = AssetKey(["shop", "sales"])
+        assert instance.get_materialized_partitions(sales) == {"raw/eu.csv"}
+        event = instance.get_latest_materialization_event(sales)
+        assert event is not None and event.asset_materialization is not None
+        assert event.asset_materialization.partition == "raw/eu.csv"
+        assert event.asset_materialization.metadata["dagster/row_count"].value == 2

@@ -1,0 +1,161 @@
+"""Submitting a plan's units as Prefect tasks, each once what it depends on has finished.
+
+A unit is a flow, one partition of a partitioned flow, or the merge of that flow's parts
+(the local runner's units, with its ids: ``sales[raw/eu.csv]``, ``sales``). A partitioned
+flow fans out to one task run per partition, all submitted together; its merge task waits
+for every part, and the flows downstream wait for the merge, exactly as for any flow.
+
+Skip-unchanged is Prefect caching: a unit's cache key is its fingerprint (code, params,
+partition, upstream content hashes, input files), computed when the task is submitted,
+i.e. after its upstream finished. A cached result is reused only if the dataset (or part)
+it describes is still in the store, unchanged; otherwise the task runs again and
+overwrites the cache record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapters.plan import Plan, StepPlan
+from ..adapters.step import StepResult, dataset_name, step_fingerprint
+from ..errors import FlowExecutionError
+from ..factory import Factory
+from ..store import Store
+from ._compat import NO_CACHE, FlowRunContext, PrefectFuture, as_completed
+from ._compat import task_result_store as _task_result_store
+from ._keys import cache_key, unit_id
+from .tasks import PrefectTranslator
+
+__all__ = ["Submitter", "Unit", "plan_units"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One task run to submit: ``step`` for ``partition`` (``None``: the flow, or its merge)."""
+
+    id: str
+    step: StepPlan
+    partition: str | None
+    upstream: tuple[str, ...]  # unit ids inside the plan
+
+
+def plan_units(plan: Plan) -> list[Unit]:
+    """The plan's steps as units in a valid order; a partitioned step is its parts, then the merge.
+
+    >>> [u.id for u in plan_units(sales_plan)]      # doctest: +SKIP
+    ['sales[raw/eu.csv]', 'sales[raw/us.csv]', 'sales', 'total']
+    """
+    names = set(plan.names)
+    units: list[Unit] = []
+    for step in plan.steps:
+        # The merge keeps the flow's id, so downstream units depend on it by flow name.
+        upstream = tuple(name for name in step.upstream if name in names)
+        parts = [Unit(unit_id(step.name, value), step, value, upstream) for value in step.partitions]
+        units += parts
+        units.append(Unit(step.name, step, None, tuple(p.id for p in parts) or upstream))
+    return units
+
+
+class Submitter:
+    """Submits each unit once its upstream units succeeded; never submits below a failure."""
+
+    def __init__(self, plan: Plan, factory: Factory, store: Store, force: bool, cache: bool,
+                 translator: PrefectTranslator) -> None:
+        self.plan, self.factory, self.store = plan, factory, store
+        self.force, self.cache, self.translator = force, cache, translator
+        context = FlowRunContext.get()
+        self.run_id = str(context.flow_run.id) if context and context.flow_run else ""
+        self.futures: dict[str, PrefectFuture] = {}  # type: ignore[type-arg]
+        self.results: dict[str, StepResult] = {}
+        self.failures: dict[str, BaseException] = {}
+        self.not_run: dict[str, str] = {}
+
+    def run(self) -> dict[str, StepResult]:
+        """Run every unit that can run; results by unit id, in plan order (failures aside)."""
+        units = plan_units(self.plan)
+        pending = list(units)
+        running: dict[Any, str] = {}
+        while pending or running:
+            for unit in list(pending):
+                blocker = next((u for u in unit.upstream if u in self.failures or u in self.not_run),
+                               None)
+                if blocker is not None:
+                    self.not_run[unit.id] = self.not_run.get(blocker, blocker)
+                    pending.remove(unit)
+                elif all(u in self.results for u in unit.upstream):
+                    future = self._submit(unit, [self.futures[u] for u in unit.upstream])
+                    self.futures[unit.id] = future
+                    running[future] = unit.id
+                    pending.remove(unit)
+            if running:
+                done = next(as_completed(list(running)))
+                self._collect(running.pop(done), done)
+        return {u.id: self.results[u.id] for u in units if u.id in self.results}
+
+    def _submit(self, unit: Unit, wait_for: list[Any]) -> Any:
+        prefect_task = self.translator.make_task(unit.step, partition=unit.partition)
+        if self.cache:
+            prefect_task = self._with_cache(prefect_task, unit)
+        else:
+            prefect_task = prefect_task.with_options(cache_policy=NO_CACHE)
+        return prefect_task.submit(self.factory, unit.step.name, self.store, self.force, self.run_id,
+                                   partition=unit.partition, wait_for=wait_for)
+
+    def _with_cache(self, prefect_task: Any, unit: Unit) -> Any:
+        name, partition = unit.step.name, unit.partition
+        try:
+            fingerprint = step_fingerprint(self.factory, name, store=self.store, partition=partition)
+        except FlowExecutionError:
+            # e.g. an upstream dataset outside the selection is missing: let the task run
+            # (and fail with that message in its own logs) instead of failing the submit.
+            return prefect_task.with_options(cache_policy=NO_CACHE)
+        key = cache_key(self.store.url, self.factory.name, name, fingerprint, partition=partition)
+        dataset = dataset_name(self.factory, self.factory.flows[name], partition)
+        refresh = self.force or not self._reusable(prefect_task, key, dataset, fingerprint)
+        return prefect_task.with_options(cache_key_fn=_constant(key), refresh_cache=refresh)
+
+    def _reusable(self, prefect_task: Any, key: str, dataset: str, fingerprint: str) -> bool:
+        """True when the cache record for ``key`` still describes ``dataset`` in the store.
+
+        The fingerprint alone cannot see a dataset (or a part) deleted or replaced after it
+        was cached, so the record's content hash is compared with the published
+        descriptor's, and the resource files must be present with their recorded sizes.
+        """
+        descriptor = self.store.read_descriptor(self.factory.name, dataset)
+        if descriptor is None:
+            return False
+        published = descriptor.get("dff", {})
+        if published.get("fingerprint") != fingerprint:
+            return False
+        if not self.store.has_files(self.factory.name, dataset, descriptor):
+            return False
+        try:
+            result_store: Any = _task_result_store(prefect_task)
+            if not result_store.exists(key):
+                return True  # nothing cached yet: a cache miss, the task runs anyway
+            cached = result_store.read(key).result
+        except Exception:  # an unreadable record must not be served: refresh it
+            return False
+        return isinstance(cached, dict) and cached.get("content_hash") == published.get("content_hash")
+
+    def _collect(self, unit: str, future: Any) -> None:
+        try:
+            value = future.result()
+        except Exception as error:
+            self.failures[unit] = error
+            return
+        result = StepResult.from_dict(value)
+        if future.state.name == "Cached" and result.status != "skipped":
+            # Served from Prefect's cache: nothing ran, the dataset is the one recorded.
+            result = dataclasses.replace(result, status="skipped")
+        self.results[unit] = result
+
+
+def _constant(key: str) -> Callable[..., str]:
+    def cache_key_fn(context: Any, parameters: Any) -> str:
+        return key
+
+    return cache_key_fn

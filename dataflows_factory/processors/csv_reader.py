@@ -1,0 +1,142 @@
+"""Read plain local CSV files with the ``csv`` module, yielding tabulator's own rows.
+
+``dataflows.load`` opens a ``tabulator.Stream`` (encoding detection, dialect sniffing,
+header detection, the 1,000-row sample its schema is inferred from) and then iterates
+``stream.iter(keyed=True)``. Tabulator pushes every row through several generator layers;
+for a plain file the result is ``dict(zip(headers, record))`` for each ``csv.reader``
+record after the header. This module keeps tabulator for everything up to and including
+schema inference and replaces only that iteration, and only when the opened stream proves
+the file is plain: local path, CSV, no compression, utf-8 without BOM, the excel dialect,
+header in row 1 alone, no blank or ignored headers and load's default stream options.
+
+It reads the same characters (``open(path, encoding="utf-8")`` is the very
+``io.TextIOWrapper`` tabulator reads through, universal newlines included) with the same
+dialect. At the first record it cannot vouch for (a different length than the header,
+which includes blank lines) or on any error, it hands over to tabulator's own iterator,
+skipping the rows already yielded, so irregular rows and error messages are tabulator's.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+from tabulator import Stream
+
+__all__ = ["install", "plain_csv_rows"]
+
+# What dataflows.load passes to tabulator when the user gave no stream option.
+_DEFAULT_OPTIONS = {
+    "ignore_blank_headers": True,
+    "skip_rows": [{"type": "preset", "value": "auto"}],
+    "headers": 1,
+    "sample_size": 1000,
+}
+_DEFAULT_PARSERS = {"xml", "excel-xml", "sql", "geojson"}
+
+
+def _default_options(options: dict[str, Any]) -> bool:
+    if set(options) != {*_DEFAULT_OPTIONS, "custom_parsers"}:
+        return False
+    if set(options["custom_parsers"]) != _DEFAULT_PARSERS:
+        return False
+    return all(options[key] == value for key, value in _DEFAULT_OPTIONS.items())
+
+
+def _plain_dialect(stream: Any) -> bool:
+    parser = getattr(stream, "_Stream__parser", None)
+    dialect = getattr(parser, "_CSVParser__dialect", None)
+    if dialect is None:
+        return False
+    excel = csv.excel
+    return all(getattr(dialect, name, None) == getattr(excel, name) for name in (
+        "delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "quoting",
+        "strict"))
+
+
+def _local_path(stream: Any) -> str | None:
+    """The file ``stream`` reads, when tabulator reads it as plain utf-8 CSV from disk."""
+    source = stream.source
+    if not isinstance(source, str) or stream.scheme != "file" or stream.format != "csv":
+        return None
+    if stream.compression != "no" or stream.encoding != "utf-8":
+        return None  # "utf-8-sig" (a BOM) and every other encoding stay with tabulator
+    # Header in row 1 alone, no column dropped: records after row 1 map 1:1 onto rows.
+    if getattr(stream, "_Stream__headers_row", None) != 1 \
+            or getattr(stream, "_Stream__headers_row_last", None) != 1 \
+            or getattr(stream, "_Stream__ignored_headers_indexes", None) \
+            or getattr(stream, "_Stream__post_parse", None) \
+            or getattr(stream, "_Stream__force_strings", True) \
+            or getattr(stream, "_Stream__pick_rows", True) \
+            or getattr(stream, "_Stream__skip_rows_by_numbers", True) \
+            or getattr(stream, "_Stream__skip_rows_by_comments", True) \
+            or getattr(stream, "_Stream__skip_rows_by_patterns", True) \
+            or getattr(stream, "_Stream__limit_rows", True) \
+            or getattr(stream, "_Stream__offset_rows", True) \
+            or not _plain_dialect(stream):
+        return None
+    return source[len("file://"):] if source.startswith("file://") else source
+
+
+def plain_csv_rows(stream: Any, fallback: Iterator[dict[str, Any]],
+                   path: str) -> Iterator[dict[str, Any]]:
+    """``stream.iter(keyed=True)`` (given as ``fallback``, not started) for the plain file ``path``."""
+    headers = stream.headers  # read when rows start: load may have renamed duplicates
+    width = len(headers)
+    done = 0
+    try:
+        with open(path, encoding="utf-8") as chars:
+            records = csv.reader(chars)
+            next(records)  # the header row, which tabulator consumed at open
+            for record in records:
+                if len(record) != width:
+                    break  # ragged or blank: tabulator decides
+                yield dict(zip(headers, record, strict=True))
+                done += 1
+            else:
+                return
+    except Exception:  # noqa: BLE001, S110 (tabulator re-reads and raises its own error)
+        pass
+    yield from itertools.islice(fallback, done, None)
+
+
+def install(step: Any) -> None:
+    """Make the ``dataflows.load`` instance ``step`` read plain local CSVs with :func:`plain_csv_rows`.
+
+    Example (what ``accelerate`` does for factory flows)::
+
+        step = load("cities.csv")
+        install(step)
+        Flow(step, dump_to_path("out")).process()
+    """
+    original = step.process_datapackage
+
+    def process_datapackage(dp: Any) -> Any:
+        plain = _default_options(step.options)  # before tabulator's open mutates nothing
+        dp = original(dp)
+        if plain and isinstance(step.iterators, list):
+            step.iterators = [_swap(it) for it in step.iterators]
+        return dp
+
+    step.process_datapackage = process_datapackage
+
+
+def _swap(iterator: Any) -> Any:
+    # load keeps only the unstarted generator of stream.iter(keyed=True); its frame holds
+    # the stream (and nothing has been read through it yet).
+    frame = getattr(iterator, "gi_frame", None)
+    if getattr(iterator, "gi_code", None) is not Stream.iter.__code__ or frame is None \
+            or frame.f_lasti >= 0 and getattr(iterator, "gi_running", False):
+        return iterator
+    local = frame.f_locals
+    if local.get("keyed") is not True or local.get("extended"):
+        return iterator
+    import inspect
+
+    if inspect.getgeneratorstate(iterator) != inspect.GEN_CREATED:
+        return iterator
+    stream = local.get("self")
+    path = _local_path(stream) if isinstance(stream, Stream) else None
+    return iterator if path is None else plain_csv_rows(stream, iterator, path)

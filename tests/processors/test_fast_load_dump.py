@@ -1,0 +1,126 @@
+"""Compiled casting (load) and the fast dumper write byte-identical datasets to dataflows'."""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import json
+import os
+from typing import Any
+
+import pytest
+from dataflows import Flow, add_computed_field, dump_to_path, load
+from dataflows.base.exceptions import ProcessorError
+from dataflows.base.schema_validator import ValidationError, schema_validator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataflows_factory.processors._casting import fast_schema_validator
+from dataflows_factory.processors.dump import dump_to_path as fast_dump_to_path
+
+# Cells as they appear in real CSVs: clean values, padded ones, empties and near-misses
+# ("1.", "2020-13-01", " 7") that must take tableschema's own path.
+cells = st.one_of(
+    st.integers(-(10**15), 10**15).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**6), max_value=10**6)
+    .map(str),
+    st.dates().map(lambda d: d.isoformat()),
+    st.sampled_from(["", " ", " 7", "1.", "-0", "007", "1e3", "2020-13-01", "true", "False", "x y"]),
+    st.text(alphabet="abc ,\"\n\té", max_size=6),
+)
+columns = st.sampled_from(["int", "num", "date", "mixed"])
+
+
+def _column(kind: str) -> Any:
+    return {
+        "int": st.integers(-(10**6), 10**6).map(str) | st.sampled_from(["", "12"]),
+        "num": st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-999,
+                           max_value=999).map(str) | st.just(""),
+        "date": st.dates().map(lambda d: d.isoformat()) | st.just(""),
+        "mixed": cells,
+    }[kind]
+
+
+@st.composite
+def tables(draw: Any) -> list[list[str]]:
+    kinds = draw(st.lists(columns, min_size=1, max_size=5))
+    rows = draw(st.lists(st.tuples(*[_column(k) for k in kinds]), min_size=1, max_size=40))
+    header = [f"{k}_{i}" for i, k in enumerate(kinds)]
+    return [header, *[list(r) for r in rows]]
+
+
+def _dump(tmp: str, name: str, table: list[list[str]], fast: bool) -> tuple[str, Exception | None]:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(table)
+    out = os.path.join(tmp, name)
+    step = load(src, name="t")
+    if fast:  # what factories do: cast and strip in one compiled pass
+        step.strip = False
+        step.caster = lambda res, it: fast_schema_validator(res, it, strip=True)
+    else:
+        step.caster = lambda res, it: schema_validator(res, it)
+    dumper = fast_dump_to_path(out) if fast else dump_to_path(out)
+    try:
+        Flow(step, add_computed_field(target={"name": "c", "type": "string"},
+                                      operation=lambda row: f"{len(row)}"), dumper).process()
+    except ProcessorError as error:
+        return out, error.cause
+    return out, None
+
+
+def _same_dataset(left: str, right: str) -> None:
+    descriptors = []
+    for folder in (left, right):
+        with open(os.path.join(folder, "datapackage.json")) as handle:
+            descriptors.append(json.load(handle))
+    assert descriptors[0] == descriptors[1]
+    assert filecmp.cmp(os.path.join(left, "t.csv"), os.path.join(right, "t.csv"), shallow=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(table=tables())
+def test_same_dataset_or_same_error(tmp_path_factory: pytest.TempPathFactory, table: list[list[str]]) -> None:
+    """Any table: the same descriptor and CSV bytes, or the same error at the same row."""
+    tmp = str(tmp_path_factory.mktemp("eq"))
+    plain, plain_error = _dump(tmp, "plain", table, fast=False)
+    fast, fast_error = _dump(tmp, "fast", table, fast=True)
+    assert type(fast_error) is type(plain_error)
+    if plain_error is None:
+        _same_dataset(plain, fast)
+    elif isinstance(plain_error, ValidationError):
+        assert isinstance(fast_error, ValidationError)
+        assert (fast_error.index, str(fast_error.cast_error)) == \
+            (plain_error.index, str(plain_error.cast_error))
+
+
+def test_typed_values_round_trip(tmp_path: Any) -> None:
+    """Python-typed rows (ints, floats, Decimals, dates, bools, None, lists) dump identically."""
+    import datetime
+    from decimal import Decimal
+
+    rows = [{"i": 1, "f": 1e20, "d": Decimal("2.50"), "day": datetime.date(2020, 2, 29), "b": True,
+             "n": None, "a": [1, "x"], "s": "  padded "},
+            {"i": -3, "f": 0.1, "d": Decimal("-0"), "day": None, "b": False, "n": None, "a": [], "s": ""}]
+    for impl, name in ((dump_to_path, "plain"), (fast_dump_to_path, "fast")):
+        Flow([dict(r) for r in rows], impl(str(tmp_path / name))).process()
+    assert filecmp.cmp(tmp_path / "plain" / "res_1.csv", tmp_path / "fast" / "res_1.csv", shallow=False)
+
+
+def test_bad_value_raises_like_dataflows(tmp_path: Any) -> None:
+    """A value that fails the schema only in the dumper raises ValidationError at the same row."""
+
+    def retype(package: Any) -> Any:
+        # Declare x an integer without casting it, so only the dumper's validation sees "nope".
+        package.pkg.descriptor["resources"][0]["schema"]["fields"][0]["type"] = "integer"
+        yield package.pkg
+        yield from package
+
+    errors = []
+    for impl, name in ((dump_to_path, "plain"), (fast_dump_to_path, "fast")):
+        with pytest.raises(ProcessorError) as caught:
+            Flow([{"x": "1"}, {"x": "nope"}], retype, impl(str(tmp_path / name))).process()
+        errors.append(caught.value.cause)
+    assert all(isinstance(e, ValidationError) for e in errors)
+    assert [(e.index, e.row) for e in errors] == [(1, {"x": "nope"})] * 2
