@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_exports
 from ..errors import MissingExtraError
 
 
@@ -55,17 +56,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def get_provider_info() -> dict[str, Any]:
