@@ -42,10 +42,13 @@ def core(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def airflow(session: nox.Session) -> None:
     """Airflow 3 provider, operator and DAG builder against a real scheduler."""
-    install(session, "airflow")
+    install(session, "airflow", "s3")
     # The tests keep Airflow's metadata in the machine's PostgreSQL: Airflow needs a sync
-    # (psycopg2) and an async (asyncpg, for the API server) driver; users pick their own.
-    session.install("psycopg2-binary>=2.9", "asyncpg>=0.29")
+    # (psycopg2) and an async (asyncpg, for the API server) driver; users pick their own,
+    # like their executor: the scale-out test runs CeleryExecutor (celery 5.7 dropped a
+    # name the provider imports from celery.backends.database, hence the cap).
+    session.install("psycopg2-binary>=2.9", "asyncpg>=0.29", "apache-airflow-providers-celery>=3.10",
+                    "celery[redis]>=5.5,<5.7")
     session.run("pytest", "tests/airflow", *session.posargs)
 
 

@@ -31,13 +31,21 @@ from urllib.parse import unquote, urlsplit
 from ._locking import flow_locks
 from .errors import DatasetNotFoundError, StoreError
 
-__all__ = ["DEFAULT_STORE", "Store", "redact"]
+__all__ = ["DEFAULT_STORE", "Store", "redact", "unversioned"]
 
 DEFAULT_STORE = "./data"
 DESCRIPTOR = "datapackage.json"
 _CREDENTIALS = re.compile(r"(?<=://)([^/@\s]+)@")
 # Options fsspec filesystems take for the user and password of a URL.
 _CREDENTIAL_OPTIONS = {"s3": ("key", "secret"), "s3a": ("key", "secret")}
+
+
+_VERSION_PREFIX = re.compile(r"^v-\d{13}-[0-9a-f]{8}/")
+
+
+def unversioned(path: str) -> str:
+    """A resource path without the version prefix remote publishing puts in front of it."""
+    return _VERSION_PREFIX.sub("", path)
 
 
 def redact(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._fingerprint import fingerprint
 from ..errors import FlowExecutionError
 from ..partitions import part_dataset
-from ..store import Store
+from ..store import Store, unversioned
 
 if TYPE_CHECKING:
     from ..factory import Factory
@@ -74,7 +74,11 @@ def merge_parts(
         counts: dict[str, int] = {}
         staged = stack.enter_context(store.staging(factory.name, spec.name))
         outputs: dict[str, Any] = {}
-        for resource in first["resources"]:
+        # Parts on an object store carry version prefixes in their paths; the merged
+        # dataset gets its own version when published, so stage under the plain names.
+        merged = {key: value for key, value in first.items() if key != "dff"}
+        merged["resources"] = [{**r, "path": unversioned(r["path"])} for r in first["resources"]]
+        for resource in merged["resources"]:
             target = os.path.join(staged, resource["path"])
             os.makedirs(os.path.dirname(target) or staged, exist_ok=True)
             outputs[resource["name"]] = stack.enter_context(open(target, "wb"))
@@ -90,7 +94,6 @@ def merge_parts(
                 counts[resource["name"]] += int(resource.get("count_of_rows") or 0)
         for handle in outputs.values():
             handle.close()
-        merged = {key: value for key, value in first.items() if key != "dff"}
         with open(os.path.join(staged, "datapackage.json"), "w", encoding="utf-8") as handle:
             json.dump(merged, handle)
         descriptor = _finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,

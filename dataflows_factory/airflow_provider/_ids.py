@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MAX_ID_LENGTH", "asset_uri", "task_id_for"]
+__all__ = ["MAX_ID_LENGTH", "asset_uri", "partition_task_id", "task_id_for"]
 
 # Airflow's KEY_REGEX allows letters, digits, '_', '-' and '.'; ids are at most 250 chars.
 MAX_ID_LENGTH = 250
@@ -38,6 +38,19 @@ def task_id_for(name: str, *, prefix: str = "", max_length: int = MAX_ID_LENGTH)
         return raw
     digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
     return f"{safe[: max_length - 9]}_{digest}"
+
+
+def partition_task_id(flow_task_id: str) -> str:
+    """The id of the task mapped over a partitioned flow's partitions.
+
+    Flow names are Python identifiers, so a ``.`` suffix never collides with another
+    flow's task; the merge task keeps the flow's own id (downstream tasks, XCom and the
+    Asset stay where they are for an unpartitioned flow).
+
+    >>> partition_task_id("sales")
+    'sales.partition'
+    """
+    return task_id_for("partition", prefix=f"{flow_task_id}.")
 
 
 def asset_uri(dataset_location: str) -> str:

@@ -1,5 +1,9 @@
 """Factory -> Airflow DAG (or TaskGroup): one task per flow, edges from the Plan.
 
+A partitioned flow becomes two tasks: ``<flow>.partition``, mapped over the partitions
+(Airflow dynamic task mapping, one task instance per partition, which any worker may
+run), then ``<flow>``, the merge of the parts, on which downstream tasks depend.
+
 Builders compile a :class:`~dataflows_factory.adapters.plan.Plan`, so building runs no flow
 and reads no data: a DAG file that calls :func:`build_dag` parses in milliseconds
 (``benchmarks/airflow_parse.py`` measures it).
@@ -12,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..adapters.plan import Plan
-from ..errors import FactoryDefinitionError, FactoryRefError
+from ..errors import FactoryRefError
 from ..factory import Factory, load_factory
 from ..store import Store
 from ._compat import DAG, TaskGroup
-from ._ids import task_id_for
+from ._ids import partition_task_id, task_id_for
 from .operator import DataflowsFlowOperator
-from .translator import DataflowsTranslator
+from .translator import DataflowsTranslator, TaskSpec
 
 __all__ = ["build_dag", "build_task_group"]
 
@@ -91,35 +95,38 @@ def _plan(factory: FactoryLike, select: str | Iterable[str] | None,
             f"factory {plan.factory!r} cannot be imported by Airflow's workers: define it at "
             "module level in a file and pass build_dag() the file path (or 'module:attr')"
         )
-    partitioned = [step.name for step in plan.steps if getattr(step, "partitions", ())]
-    if partitioned:
-        # One task would run no partition and then find no parts to unite: refuse clearly.
-        raise FactoryDefinitionError(
-            f"flows {partitioned} of factory {plan.factory!r} are partitioned, which the Airflow "
-            "provider does not compile yet; leave them out with select= and run them with `dff run`"
-        )
     return plan
 
 
 def _add_tasks(plan: Plan, *, force: bool | str, task_kwargs: Mapping[str, Any],
                translator: DataflowsTranslator | None) -> dict[str, Any]:
     translator = translator or DataflowsTranslator()
-    tasks: dict[str, Any] = {}
+    heads: dict[str, Any] = {}  # the first task of each flow: what its upstreams point to
+    tails: dict[str, Any] = {}  # the task that publishes its dataset: what downstream waits for
     factory_ref = str(plan.factory_ref)  # checked by _plan()
     for step in plan.steps:
         # Passed explicitly, the flow's options win over the DAG's default_args.
         spec = translator.get_task_spec(plan, step)
-        tasks[step.name] = DataflowsFlowOperator(
-            factory_ref=factory_ref,
-            flow=step.name,
-            # The store resolved now, at parse time, so that the task writes exactly where
-            # its Asset outlet says, whatever DFF_STORE a worker may have.
-            store=plan.store,
-            force=force,
-            plan=plan,
-            translator=translator,
-            **{**spec.to_kwargs(), **task_kwargs},
-        )
+        # The store resolved now, at parse time, so that the task writes exactly where
+        # its Asset outlet says, whatever DFF_STORE a worker may have.
+        common: dict[str, Any] = {"factory_ref": factory_ref, "flow": step.name, "store": plan.store,
+                                  "force": force}
+        tails[step.name] = heads[step.name] = DataflowsFlowOperator(
+            plan=plan, translator=translator, **common, **{**spec.to_kwargs(), **task_kwargs})
+        if step.partitioned:
+            heads[step.name] = _partition_tasks(spec, step.partitions, common, task_kwargs)
+            heads[step.name] >> tails[step.name]
     for upstream, downstream in plan.edges():
-        tasks[upstream] >> tasks[downstream]
-    return tasks
+        tails[upstream] >> heads[downstream]
+    return tails
+
+
+def _partition_tasks(spec: TaskSpec, partitions: tuple[str, ...], common: Mapping[str, Any],
+                     task_kwargs: Mapping[str, Any]) -> Any:
+    """One mapped task over ``partitions``; the values are in the plan, known at parse time."""
+    # Mapped tasks take their options from .partial() (the scheduler reads retries and
+    # pools there), so the spec goes in whole; the part datasets get no Asset of their
+    # own: the merge task publishes the flow's Asset once every part exists.
+    kwargs = {**spec.to_kwargs(), "task_id": partition_task_id(spec.task_id), "outlets": [],
+              "map_index_template": "{{ task.partition }}", **task_kwargs}
+    return DataflowsFlowOperator.partial(**common, **kwargs).expand(partition=list(partitions))

@@ -27,6 +27,13 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
 
     >>> DataflowsFlowOperator(factory_ref="/srv/world/factory.py:factory", flow="cities")
 
+    For a partitioned flow, ``partition`` runs one partition into its own part and no
+    ``partition`` runs the merge of all parts; :func:`build_dag` maps one task over the
+    partitions (Airflow dynamic task mapping) and merges after them:
+
+    >>> DataflowsFlowOperator.partial(task_id="sales.partition", factory_ref=ref,
+    ...                               flow="sales").expand(partition=["eu", "us"])
+
     ``task_id`` defaults to the flow's sanitized name; ``retries``, ``retry_delay``, the
     Asset ``outlets`` (this flow's dataset) and ``inlets`` (its inputs' datasets) default
     to what the factory declares (see :class:`DataflowsTranslator`). ``factory_ref``,
@@ -48,6 +55,7 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
         flow: str,
         store: str | None = None,
         force: bool | str = False,
+        partition: str | None = None,
         plan: Plan | None = None,
         translator: DataflowsTranslator | None = None,
         **kwargs: Any,
@@ -65,15 +73,17 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
         self.flow = flow
         self.store = store
         self.force = force
+        self.partition = partition
 
     def execute(self, context: Any) -> dict[str, Any]:
         attempt = int(getattr(context["ti"], "try_number", None) or 1)
-        self.log.info("flow %r of %s, attempt %d, store %s", self.flow, self.factory_ref,
-                      attempt, redact(str(self.store or "(factory default)")))
+        self.log.info("flow %r%s of %s, attempt %d, store %s", self.flow,
+                      "" if self.partition is None else f" partition {self.partition!r}",
+                      self.factory_ref, attempt, redact(str(self.store or "(factory default)")))
         try:
             result = run_step(
                 self.factory_ref, self.flow, store=self.store or None, force=_as_bool(self.force),
-                run_id=str(context["run_id"]), attempt=attempt,
+                run_id=str(context["run_id"]), attempt=attempt, partition=self.partition,
             )
         except FlowExecutionError as error:
             # The traceback is logged too, but this line is the one people search for.

@@ -1,5 +1,8 @@
 """A real Airflow deployment as subprocesses: api-server, scheduler (LocalExecutor), dag-processor.
 
+``env`` overrides the configuration of every component (another executor); ``add()``
+starts more components, such as Celery workers, each with its own environment and folder.
+
 Each component runs in its own process group so that ``stop()`` can end it together with
 the task processes it started, and only those.
 """
@@ -14,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,9 +33,10 @@ COMPONENTS = {
 class AirflowCluster:
     """Start, query and stop the Airflow components of the test session."""
 
-    def __init__(self, home: Path, dbname: str) -> None:
+    def __init__(self, home: Path, dbname: str, env: Mapping[str, str] | None = None) -> None:
         self.home = home
         self.dbname = dbname
+        self.env = {**os.environ, **(env or {})}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
@@ -39,11 +44,16 @@ class AirflowCluster:
 
     def start(self) -> None:
         for name, args in COMPONENTS.items():
-            log = self._logs[name] = open(self.home / f"{name}.out", "wb")  # noqa: SIM115
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args], stdout=log, stderr=subprocess.STDOUT,
-                env=os.environ.copy(), start_new_session=True,
-            )
+            self.add(name, args)
+
+    def add(self, name: str, args: list[str], env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> None:
+        """Start ``airflow ARGS`` as component ``name``, in its own process group."""
+        log = self._logs[name] = open(self.home / f"{name}.out", "wb")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args], stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, **(env or {})}, cwd=cwd, start_new_session=True,
+        )
 
     def stop(self) -> None:
         for process in self.processes.values():

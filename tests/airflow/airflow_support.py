@@ -38,6 +38,17 @@ def airflow_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
     return done
 
 
+def require_port(host: str, port: int, what: str) -> None:
+    """Fail (never skip) when nothing listens on ``host:port``: the test needs that service."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError as cause:
+        raise AssertionError(f"{what} is required at {host}:{port} and is not running: {cause}") from cause
+
+
 def write_dag(name: str, source: str) -> Path:
     """Write a DAG file into the DAGs folder that every Airflow component of the session reads."""
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{name}.py"
@@ -45,11 +56,12 @@ def write_dag(name: str, source: str) -> Path:
     return path
 
 
-def datasets(store: str | os.PathLike[str], factory: str, flows: list[str]) -> dict[str, Any]:
+def datasets(store: str | os.PathLike[str] | Store, factory: str, flows: list[str]) -> dict[str, Any]:
     """``{flow: (rows per resource, content_hash)}`` read back from the descriptors in a store."""
     found = {}
+    store = store if isinstance(store, Store) else Store(store)
     for flow in flows:
-        descriptor = Store(store).read_descriptor(factory, flow)
+        descriptor = store.read_descriptor(factory, flow)
         assert descriptor is not None, f"no dataset for {flow!r} in {store}"
         rows = {r["name"]: r["count_of_rows"] for r in descriptor["resources"]}
         found[flow] = (rows, descriptor["dff"]["content_hash"])

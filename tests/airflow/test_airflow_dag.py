@@ -13,7 +13,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset
 from dataflows import Flow, load
 
-from dataflows_factory import Factory, FactoryDefinitionError, FactoryRefError, load_factory
+from dataflows_factory import Factory, FactoryRefError, load_factory
 from dataflows_factory.airflow_provider import (
     DataflowsFlowOperator,
     DataflowsTranslator,
@@ -167,9 +167,19 @@ def regions():
 """
 
 
-def test_partitioned_flows_are_refused_until_supported(tmp_path: Path) -> None:
-    """Partitioned flows fail at build time with the way out; the rest of the factory compiles."""
-    (tmp_path / "factory.py").write_text(PARTITIONED)
-    with pytest.raises(FactoryDefinitionError, match=r"\['sales'\] .* partitioned"):
-        build_dag(tmp_path / "factory.py")
-    assert [t.task_id for t in build_dag(tmp_path / "factory.py", select="regions").tasks] == ["regions"]
+def test_partitioned_flow_maps_over_its_partitions_then_merges(tmp_path: Path) -> None:
+    """A partitioned flow compiles to a task mapped over the plan's partitions, then its merge."""
+    (tmp_path / "factory.py").write_text(PARTITIONED.replace("def regions():", "def regions(sales):"))
+    dag = build_dag(tmp_path / "factory.py", task_kwargs={"pool": "etl"})
+    assert {t.task_id for t in dag.tasks} == {"sales.partition", "sales", "regions"}
+    assert edges(dag) == {("sales.partition", "sales"), ("sales", "regions")}
+    mapped = dag.get_task("sales.partition")
+    assert mapped.expand_input.value == {"partition": ["eu", "us"]}
+    assert mapped.partial_kwargs["flow"] == "sales" and mapped.partial_kwargs["pool"] == "etl"
+    # The merge publishes the flow's dataset: it holds the Asset downstream flows read.
+    assert uris(dag.get_task("sales").outlets) == [f"file://{tmp_path}/data/parts/sales"]
+    assert dag.get_task("sales").partition is None
+    group_dag = DAG("with_group", schedule=None)
+    with group_dag:
+        build_task_group(tmp_path / "factory.py", group_id="parts")
+    assert edges(group_dag) == {("parts.sales.partition", "parts.sales"), ("parts.sales", "parts.regions")}

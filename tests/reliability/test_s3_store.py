@@ -147,3 +147,33 @@ def test_credentials_in_the_store_url_never_leak(remote: Path, s3_endpoint: str,
             text = "\n".join(r.getMessage() for r in caplog.records
                               if r.levelno >= logging.INFO or r.name.startswith("dataflows"))
         assert KEY not in text, where
+
+
+def test_partitioned_flow_merges_on_s3(tmp_path: Path, s3_endpoint: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts and their merge on S3: one version prefix per path, rows as on a local store."""
+    from dataflows import Flow
+
+    from dataflows_factory import Factory
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    factory = Factory("parted", root=tmp_path)
+
+    @factory.flow(partitions=["a", "b", "c"])
+    def letters(partition):
+        return Flow([{"letter": partition, "n": i} for i in range(3)])
+
+    store = _store("parted", s3_endpoint)
+    for value in ("a", "b", "c"):
+        run_step(factory, "letters", store=store, partition=value)
+    merged = run_step(factory, "letters", store=store)
+    assert merged.rows == {"res_1": 9}
+    descriptor = store.read_descriptor("parted", "letters")
+    assert descriptor is not None
+    path = descriptor["resources"][0]["path"]
+    assert path.count("v-") == 1 and path.endswith("/res_1.csv")
+    local = run_step(factory, "letters", store=tmp_path / "local", partition="a")
+    assert local.rows == {"res_1": 3}
+    for value in ("b", "c"):
+        run_step(factory, "letters", store=tmp_path / "local", partition=value)
+    assert run_step(factory, "letters", store=tmp_path / "local").content_hash == merged.content_hash
