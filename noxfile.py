@@ -33,8 +33,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def core(session: nox.Session) -> None:
-    """The model, plan, step executor, store, runner and CLI; no orchestrator installed."""
-    install(session)
+    """The model, plan, step executor, store, runner, CLI, fast paths and reliability suite
+    (S3 store tests need the s3 extra); no orchestrator installed."""
+    install(session, "s3")
     session.run("pytest", "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
                 "--ignore=tests/dagster", *session.posargs)
 
