@@ -17,6 +17,7 @@ from dataflows import load
 from dataflows.base.schema_validator import raise_exception, schema_validator
 
 from ._casting import fast_schema_validator
+from .csv_reader import install as install_csv_reader
 
 __all__ = ["accelerate", "enabled", "path_dumper"]
 
@@ -41,6 +42,7 @@ def accelerate(step: Any) -> Any:
         return step
     if type(step) is load:
         _fast_cast(step)
+        install_csv_reader(step)
         return step
     if not inspect.isfunction(step) or step.__name__ != "func":
         return step

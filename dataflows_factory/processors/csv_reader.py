@@ -19,6 +19,7 @@ skipping the rows already yielded, so irregular rows and error messages are tabu
 from __future__ import annotations
 
 import csv
+import inspect
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -50,8 +51,13 @@ def _plain_dialect(stream: Any) -> bool:
     dialect = getattr(parser, "_CSVParser__dialect", None)
     if dialect is None:
         return False
-    excel = csv.excel
-    return all(getattr(dialect, name, None) == getattr(excel, name) for name in (
+    # csv.reader(...).dialect is the dialect as the C reader resolved it (every attribute set).
+    try:
+        used = csv.reader([], dialect).dialect
+    except (TypeError, csv.Error):
+        return False
+    excel = csv.reader([]).dialect
+    return all(getattr(used, name) == getattr(excel, name) for name in (
         "delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "quoting",
         "strict"))
 
@@ -93,12 +99,12 @@ def plain_csv_rows(stream: Any, fallback: Iterator[dict[str, Any]],
             for record in records:
                 if len(record) != width:
                     break  # ragged or blank: tabulator decides
-                yield dict(zip(headers, record, strict=True))
+                yield dict(zip(headers, record, strict=False))  # lengths checked above
                 done += 1
             else:
                 return
-    except Exception:  # noqa: BLE001, S110 (tabulator re-reads and raises its own error)
-        pass
+    except Exception:
+        pass  # whatever went wrong, tabulator re-reads up to here and raises its own error
     yield from itertools.islice(fallback, done, None)
 
 
@@ -114,9 +120,9 @@ def install(step: Any) -> None:
     original = step.process_datapackage
 
     def process_datapackage(dp: Any) -> Any:
-        plain = _default_options(step.options)  # before tabulator's open mutates nothing
         dp = original(dp)
-        if plain and isinstance(step.iterators, list):
+        # load has now added its defaults; any option the user gave leaves a trace here.
+        if _default_options(step.options) and isinstance(step.iterators, list):
             step.iterators = [_swap(it) for it in step.iterators]
         return dp
 
@@ -126,16 +132,11 @@ def install(step: Any) -> None:
 def _swap(iterator: Any) -> Any:
     # load keeps only the unstarted generator of stream.iter(keyed=True); its frame holds
     # the stream (and nothing has been read through it yet).
-    frame = getattr(iterator, "gi_frame", None)
-    if getattr(iterator, "gi_code", None) is not Stream.iter.__code__ or frame is None \
-            or frame.f_lasti >= 0 and getattr(iterator, "gi_running", False):
+    if getattr(iterator, "gi_code", None) is not Stream.iter.__code__ \
+            or inspect.getgeneratorstate(iterator) != inspect.GEN_CREATED:
         return iterator
-    local = frame.f_locals
+    local = iterator.gi_frame.f_locals
     if local.get("keyed") is not True or local.get("extended"):
-        return iterator
-    import inspect
-
-    if inspect.getgeneratorstate(iterator) != inspect.GEN_CREATED:
         return iterator
     stream = local.get("self")
     path = _local_path(stream) if isinstance(stream, Stream) else None
