@@ -5,29 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dataflows import Flow, load
+from dataflows import Flow
+from shop import sales_factory
 
 from dataflows_factory import Factory, FlowExecutionError, InvalidStepError, Plan, run_step
 from dataflows_factory.datasets import iter_rows
-from dataflows_factory.partitions import dates, files, partition_key
+from dataflows_factory.partitions import dates, partition_key
 
 
 def _sales(root: Path) -> Factory:
-    (root / "raw").mkdir(exist_ok=True)
-    for region, amounts in {"eu": [10, 20], "us": [5], "apac": [7, 8, 9]}.items():
-        (root / "raw" / f"{region}.csv").write_text(
-            "region,amount\n" + "".join(f"{region},{a}\n" for a in amounts))
-    factory = Factory("shop", store=root / "data", root=root)
-
-    @factory.flow(partitions=files("raw/*.csv"))
-    def sales(partition):
-        return Flow(load(partition, name="sales"))
-
-    @factory.flow()
-    def total(sales):
-        return Flow(sales)
-
-    return factory
+    return sales_factory(root)
 
 
 def _rows(factory: Factory, flow: str, resource: str) -> list[dict]:

@@ -10,32 +10,18 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 from dagster_helpers import key, materializations, stored
-from dataflows import Flow, load
+from dataflows import Flow
+from shop import sales_factory
 
 from dataflows_factory import Factory
 from dataflows_factory.dagster_assets import FactoryResource, build_assets
-from dataflows_factory.partitions import dates, files, partition_key
+from dataflows_factory.partitions import dates, partition_key
 
 PARTS = ["raw/apac.csv", "raw/eu.csv", "raw/us.csv"]
 
 
 def _sales(root: Path) -> Factory:
-    # The factory of tests/test_partitions.py: one partition per input file, and a downstream.
-    (root / "raw").mkdir(parents=True, exist_ok=True)
-    for region, amounts in {"eu": [10, 20], "us": [5], "apac": [7, 8, 9]}.items():
-        (root / "raw" / f"{region}.csv").write_text(
-            "region,amount\n" + "".join(f"{region},{a}\n" for a in amounts))
-    factory = Factory("shop", store=root / "data", root=root)
-
-    @factory.flow(partitions=files("raw/*.csv"))
-    def sales(partition):
-        return Flow(load(partition, name="sales"))
-
-    @factory.flow()
-    def total(sales):
-        return Flow(sales)
-
-    return factory
+    return sales_factory(root)
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from dataflows import Flow, load
+from dataflows import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterTaskRunId
+from shop import sales_factory
 
 from dataflows_factory import Factory, run
-from dataflows_factory.partitions import dates, files
+from dataflows_factory.partitions import dates
 from dataflows_factory.prefect_blocks import FactoryRunError, PrefectTranslator, build_flow, cache_key
 from dataflows_factory.prefect_blocks._submitter import plan_units
 
@@ -20,22 +21,7 @@ UNITS = [*PARTS, "sales", "total"]
 
 
 def _sales(root: Path) -> Factory:
-    """The partitioned factory of tests/test_partitions.py: one partition per input file."""
-    (root / "raw").mkdir(exist_ok=True)
-    for region, amounts in {"eu": [10, 20], "us": [5], "apac": [7, 8, 9]}.items():
-        (root / "raw" / f"{region}.csv").write_text(
-            "region,amount\n" + "".join(f"{region},{a}\n" for a in amounts))
-    factory = Factory("shop", store=root / "data", root=root)
-
-    @factory.flow(partitions=files("raw/*.csv"), retries=1)
-    def sales(partition):  # type: ignore[no-untyped-def]
-        return Flow(load(partition, name="sales"))
-
-    @factory.flow()
-    def total(sales):  # type: ignore[no-untyped-def]
-        return Flow(sales)
-
-    return factory
+    return sales_factory(root, retries=1)
 
 
 def test_units_and_task_options_follow_the_plan(tmp_path: Path) -> None:
