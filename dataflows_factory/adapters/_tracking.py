@@ -7,13 +7,20 @@ dataflows reports none of this for errors raised while rows stream (it wraps err
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from dataflows.base.datastream_processor import DataStreamProcessor
+from dataflows.base.exceptions import ProcessorError
 from dataflows.base.resource_wrapper import ResourceWrapper
+from dataflows.base.schema_validator import ValidationError
 
-__all__ = ["RowTracker"]
+from ..errors import FlowExecutionError
+from ..store import redact
+
+__all__ = ["RowTracker", "execution_error"]
 
 # dataflows' wrappers around plain functions: the steps whose input rows we count.
 _FUNCTION_STEPS = ("row_processor", "rows_processor")
@@ -105,3 +112,62 @@ class RowTracker:
                 if resource.descriptor is descriptor:
                     return processor
         return None
+
+
+_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "FastPathDumper": "dump_to_path",
+                    "SQLDumper": "dump_to_sql",
+                    "rows_processor": "rows function",
+                    "row_processor": "row function", "datapackage_processor": "package function"}
+
+
+def execution_error(flow: str, error: BaseException, building: bool = False,
+                    tracker: RowTracker | None = None) -> FlowExecutionError:
+    """``error`` as a :class:`FlowExecutionError` naming the processor and, where known, the
+    resource, row and field; ``building`` means the flow function itself raised."""
+    processor: str | None = "flow function" if building else None
+    position: int | None = None
+    resource: str | None = None
+    row: int | None = None
+    if processor is None and tracker is not None:
+        found, resource, row = tracker.locate(error)
+        if found is not None:
+            processor, position = _processor_name(found, type(found).__name__), found.position
+    root: BaseException = error
+    while True:
+        if isinstance(root, ProcessorError):
+            if processor is None:
+                processor = _processor_name(root.processor_object, root.processor_name)
+                position = root.processor_position
+            root = root.cause
+        elif isinstance(root, ValidationError):
+            errors = getattr(root.cast_error, "errors", None) or [root.cast_error]
+            match = re.search(r'[Ff]ield "([^"]+)"', " ".join(map(str, errors)))
+            return FlowExecutionError(
+                flow, redact("; ".join(str(e) for e in errors)), processor=processor,
+                position=position, resource=root.resource_name, row=root.index + 1,
+                field=match.group(1) if match else None, cause_type="ValidationError")
+        elif root.__cause__ is not None and type(root).__name__ == "SourceLoadError":
+            root = root.__cause__
+        else:
+            break
+    # A row function reading a missing key: that key is the field to name.
+    field_name = str(root.args[0]) if isinstance(root, KeyError) and row and root.args else None
+    return FlowExecutionError(flow, redact(str(root) or repr(root)), processor=processor,
+                              position=position, resource=resource, row=row, field=field_name,
+                              cause_type=type(root).__name__)
+
+
+def _processor_name(processor: Any, class_name: str) -> str:
+    # Function steps run inside dataflows' generic wrappers: name the function instead,
+    # and for processors built as closures (``join`` returns ``join.<locals>.func``) the
+    # factory that built it.
+    function = getattr(processor, "func", None)
+    if function is None or not hasattr(function, "__qualname__"):
+        return str(_PROCESSOR_NAMES.get(class_name, class_name))
+    if str(getattr(function, "__module__", "")).startswith(("dataflows.", "dataflows_factory.")):
+        return str(function.__qualname__.split(".")[0])
+    name = str(function.__name__)
+    code = getattr(function, "__code__", None)
+    if name == "<lambda>" and code is not None:
+        return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    return name

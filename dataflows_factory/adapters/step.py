@@ -24,9 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataflows import Flow, load
-from dataflows.base.datastream_processor import DataStreamProcessor
-from dataflows.base.exceptions import ProcessorError
-from dataflows.base.schema_validator import ValidationError
 
 from .._compat import check_tabulator
 from .._fingerprint import code_hash, file_hash, fingerprint
@@ -36,7 +33,7 @@ from ..flow import DatasetStep, FlowSpec
 from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import DESCRIPTOR, Store, redact
-from ._tracking import RowTracker
+from ._tracking import RowTracker, execution_error
 
 __all__ = ["Progress", "StepResult", "dataset_name", "new_run_id", "run_step", "step_fingerprint"]
 
@@ -46,11 +43,6 @@ Progress = Callable[[str, str, int], None]
 """Called as ``progress(flow, resource, rows_so_far)`` while a flow streams."""
 
 SUCCEEDED, SKIPPED, FAILED = "succeeded", "skipped", "failed"
-_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "FastPathDumper": "dump_to_path",
-                    "SQLDumper": "dump_to_sql",
-                    "rows_processor": "rows function",
-                    "row_processor": "row function", "datapackage_processor": "package function"}
-
 
 @dataclass(frozen=True)
 class StepResult:
@@ -258,7 +250,7 @@ def _prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.E
     except FactoryError:
         raise
     except Exception as cause:
-        raise _execution_error(spec.name, cause, building=True) from cause
+        raise execution_error(spec.name, cause, building=True) from cause
     files = _resolve_sources(built, str(factory.root))
     params = {**spec.params, "partition": partition} if partition is not None else spec.params
     print_ = fingerprint(code_hash(spec.func), params, hashes, files)
@@ -346,85 +338,12 @@ def _stream(flow_name: str, flow: Flow) -> None:
     except FactoryError:
         raise
     except Exception as cause:
-        raise _execution_error(flow_name, cause, tracker=tracker) from cause
-
-
-def _execution_error(flow: str, error: BaseException, building: bool = False,
-                     tracker: RowTracker | None = None) -> FlowExecutionError:
-    processor: str | None = "flow function" if building else None
-    position: int | None = None
-    resource: str | None = None
-    row: int | None = None
-    if processor is None and tracker is not None:
-        found, resource, row = tracker.locate(error)
-        if found is not None:
-            processor, position = _processor_name(found, type(found).__name__), found.position
-    if processor is None:
-        processor, position = _processor_in_traceback(error)
-    root: BaseException = error
-    while True:
-        if isinstance(root, ProcessorError):
-            if processor is None:
-                processor = _processor_name(root.processor_object, root.processor_name)
-                position = root.processor_position
-            root = root.cause
-        elif isinstance(root, ValidationError):
-            errors = getattr(root.cast_error, "errors", None) or [root.cast_error]
-            match = re.search(r'[Ff]ield "([^"]+)"', " ".join(map(str, errors)))
-            return FlowExecutionError(
-                flow, redact("; ".join(str(e) for e in errors)), processor=processor,
-                position=position, resource=root.resource_name, row=root.index + 1,
-                field=match.group(1) if match else None, cause_type="ValidationError")
-        elif root.__cause__ is not None and type(root).__name__ == "SourceLoadError":
-            root = root.__cause__
-        else:
-            break
-    # A row function reading a missing key: that key is the field to name.
-    field_name = str(root.args[0]) if isinstance(root, KeyError) and row and root.args else None
-    return FlowExecutionError(flow, redact(str(root) or repr(root)), processor=processor,
-                              position=position, resource=resource, row=row, field=field_name,
-                              cause_type=type(root).__name__)
+        raise execution_error(flow_name, cause, tracker=tracker) from cause
 
 
 def _write_descriptor(staged: str, descriptor: dict[str, Any]) -> None:
     with open(os.path.join(staged, DESCRIPTOR), "w", encoding="utf-8") as handle:
         json.dump(descriptor, handle, indent=2, sort_keys=True)
-
-
-def _processor_in_traceback(error: BaseException) -> tuple[str | None, int | None]:
-    """The processor whose code raised ``error`` while rows were streaming.
-
-    dataflows wraps errors in ``ProcessorError`` only while packages are set up; an error
-    raised while rows stream arrives bare. The innermost frame that runs a method of a
-    processor belongs to the processor that failed (generators nest from the dumper back
-    to the source, so outer frames are the processors downstream of it).
-    """
-    found: Any = None
-    traceback = error.__traceback__
-    while traceback is not None:
-        candidate = traceback.tb_frame.f_locals.get("self")
-        if isinstance(candidate, DataStreamProcessor):
-            found = candidate
-        traceback = traceback.tb_next
-    if found is None:
-        return None, None
-    return _processor_name(found, type(found).__name__), found.position
-
-
-def _processor_name(processor: Any, class_name: str) -> str:
-    # Function steps run inside dataflows' generic wrappers: name the function instead,
-    # and for processors built as closures (``join`` returns ``join.<locals>.func``) the
-    # factory that built it.
-    function = getattr(processor, "func", None)
-    if function is None or not hasattr(function, "__qualname__"):
-        return str(_PROCESSOR_NAMES.get(class_name, class_name))
-    if str(getattr(function, "__module__", "")).startswith(("dataflows.", "dataflows_factory.")):
-        return str(function.__qualname__.split(".")[0])
-    name = str(function.__name__)
-    code = getattr(function, "__code__", None)
-    if name == "<lambda>" and code is not None:
-        return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
-    return name
 
 
 def _finish_descriptor(staged: str, factory: str, flow: str, print_: str, run_id: str,
