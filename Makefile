@@ -20,5 +20,8 @@ test: $(TOOLS)/bin/nox
 lint: $(TOOLS)/bin/nox
 	$(NOX) -s lint
 
+bench: $(TOOLS)/bin/nox
+	$(NOX) -s bench
+
 clean:
 	rm -rf $(TOOLS) .nox examples/*/data
