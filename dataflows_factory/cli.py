@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import FactoryError, FlowExecutionError
-from .factory import Factory, load_factory
+from .factory import load_factory
 from .store import Store, redact
 
 __all__ = ["main"]
@@ -56,12 +55,6 @@ def _error_line(text: str) -> None:
     # One line, whatever the terminal width (scripts and CI logs grep for it), no markup
     # read from the message, credentials hidden.
     errors.print(f"[bold red]error:[/] {escape(redact(text))}", highlight=False, soft_wrap=True)
-
-
-def _factory(target: str) -> Factory:
-    if ":" not in target and not os.path.exists(target) and not target.endswith(".py"):
-        return load_factory(target)
-    return load_factory(target)
 
 
 target_argument = click.argument("target", default=DEFAULT_TARGET, metavar="FILE[:ATTR]")
@@ -118,7 +111,7 @@ def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, sto
     """Run the factory in FILE (default: factory.py) on this machine."""
     from .runner import run as run_factory
 
-    factory = _factory(target)
+    factory = load_factory(target)
     report = run_factory(factory, select=list(select) or None, jobs=jobs, force=force, store=store,
                          show_progress=progress, resume=resume)
     if as_json:
@@ -163,7 +156,7 @@ def graph(target: str, fmt: str, select: tuple[str, ...]) -> None:
     """Show the flows and their dependencies."""
     from .graph import render
 
-    click.echo(render(_factory(target).plan(select=list(select) or None), fmt))
+    click.echo(render(load_factory(target).plan(select=list(select) or None), fmt))
 
 
 @main.command(name="list")
@@ -172,7 +165,7 @@ def graph(target: str, fmt: str, select: tuple[str, ...]) -> None:
 @_handle_errors
 def list_flows(target: str, store: str | None) -> None:
     """List the flows, their dependencies and the state of their datasets."""
-    factory = _factory(target)
+    factory = load_factory(target)
     plan = factory.plan(store=store)
     where = Store(plan.store)
     table = Table(title=f"factory {factory.name} · store {where.display_url}", title_justify="left")
@@ -199,7 +192,7 @@ def inspect(target: str, flow: str, resource: str | None, limit: int, store: str
     """Show the schema and first rows of FLOW's dataset."""
     from .datasets import iter_rows
 
-    factory = _factory(target)
+    factory = load_factory(target)
     where = factory.store(store)
     if flow not in factory.flows:
         raise click.UsageError(f"factory {factory.name!r} has no flow {flow!r}; "
@@ -246,7 +239,7 @@ def validate(target: str, select: tuple[str, ...], store: str | None) -> None:
     """Validate the stored datasets against their schemas (exit 1 if one is invalid)."""
     from .datasets import validate_dataset
 
-    factory = _factory(target)
+    factory = load_factory(target)
     plan = factory.plan(select=list(select) or None, store=store)
     where = Store(plan.store)
     table = Table("flow", "status", "rows", "problems")
