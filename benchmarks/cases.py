@@ -93,12 +93,15 @@ def factory_runner(case: str, src: str, out: str) -> int:
     return report.results[f"case_{case}"].total_rows
 
 
-def world_factory(src: str, out: str, jobs: int = 2) -> None:
-    """(d) the examples/world shape at scale: two sources, a join flow, sort, order-only step."""
+def build_world_factory(src: str, out: str | None = None) -> Any:
+    """(d) the examples/world shape at scale: two sources, a join flow, a sort of every city.
+
+    Defining it reads no data, so the adapter benchmark (``benchmarks/adapters.py``) builds
+    the same factory at import time in each orchestrator's environment.
+    """
     from dataflows import Flow, add_computed_field, filter_rows, join, load, sort_rows, update_resource
 
     from dataflows_factory import Factory
-    from dataflows_factory.runner import run
 
     factory = Factory("world_bench", store=out)
 
@@ -128,12 +131,16 @@ def world_factory(src: str, out: str, jobs: int = 2) -> None:
         # A second consumer of the big dataset: a sort of every city row inside the DAG.
         return Flow(cities, sort_rows("{population}", reverse=True))
 
-    report = run(factory, store=out, jobs=jobs, show_progress=False, force=True)
+    return factory
+
+
+def world_factory(src: str, out: str, jobs: int = 2) -> None:
+    """(d) on the local runner; Airflow, Prefect and Dagster runs of it: ``benchmarks/adapters.py``."""
+    from dataflows_factory.runner import run
+
+    report = run(build_world_factory(src, out), store=out, jobs=jobs, show_progress=False, force=True)
     if not report.ok:
         raise SystemExit(f"failed: {[r.error for r in report.failed]}")
-    # TODO(adapters): Airflow dag.test(), Prefect and Dagster runs of this same factory go
-    # here once those adapters land: time each run's processing vs this local run, and
-    # report fixed start-up separately (issue 6, "adapter overhead" target).
 
 
 def two_flows(src: str, out: str, jobs: int) -> None:
