@@ -38,17 +38,6 @@ def airflow_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
     return done
 
 
-def require_port(host: str, port: int, what: str) -> None:
-    """Fail (never skip) when nothing listens on ``host:port``: the test needs that service."""
-    import socket
-
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return
-    except OSError as cause:
-        raise AssertionError(f"{what} is required at {host}:{port} and is not running: {cause}") from cause
-
-
 def write_dag(name: str, source: str) -> Path:
     """Write a DAG file into the DAGs folder that every Airflow component of the session reads."""
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{name}.py"

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_cluster import AirflowCluster
-from airflow_support import PG_ADMIN, pg_execute, require_port
+from airflow_support import PG_ADMIN, pg_execute
+from loopback import require_port
 
 from dataflows_factory import Store
 

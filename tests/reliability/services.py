@@ -9,15 +9,5 @@ PostgreSQL is used.
 from __future__ import annotations
 
 import os
-import socket
 
 PG_URL = os.environ.get("DFF_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-
-
-def require_port(host: str, port: int, what: str) -> None:
-    """Fail (not skip) when nothing listens on ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return
-    except OSError as cause:
-        raise AssertionError(f"{what} is required at {host}:{port} and is not running: {cause}") from cause

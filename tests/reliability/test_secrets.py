@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from _dff import dff
-from services import PG_URL, require_port
+from loopback import require_port
+from services import PG_URL
 
 PASSWORD = "Sup3r-S3cret-" + uuid.uuid4().hex[:6]
 # Trust auth accepts any password, so a URL that carries one really connects.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from services import PG_URL, require_port
+from loopback import require_port
+from services import PG_URL
 
 from dataflows_factory import Factory
 from dataflows_factory.adapters.step import run_step
