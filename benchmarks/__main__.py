@@ -5,8 +5,10 @@
     python -m benchmarks --quick         # 100k rows, no dataframe references
 
 Each measurement is a fresh subprocess (``benchmarks.cases``): wall time, rows/s of input
-rows, peak RSS. Results are rewritten after every case, so an interrupted run keeps what
-it measured.
+rows, peak RSS. With ``--repeat N`` the whole plan runs N rounds, interleaved (so a busy
+minute on a shared machine hits every implementation alike), and each line keeps its best
+time, with every round's time beside it. Results are rewritten after every case, so an
+interrupted run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100k rows, no references")
     parser.add_argument("--cases", help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the whole plan; each line keeps its best time (default 1)")
     parser.add_argument("--update", action="store_true",
                         help="re-measure the selected runs and merge them into the last results")
     args = parser.parse_args(argv)
@@ -93,19 +97,36 @@ def main(argv: list[str] | None = None) -> int:
         header = {"date": f"{previous['header']['date']}; re-measured {header['date']}: "
                           + ", ".join(f"{c}/{i}/{n}" for c, i, n in runs),
                   "machine": f"{previous['header']['machine']}; before the re-measure: {machine()}"}
-    for case, impl, rows in runs:
-        print(f"{case:9} {impl:14} {rows:>9,} rows ...", end=" ", flush=True)
-        result = measure(case, impl, rows)
-        result["load"] = round(os.getloadavg()[0], 2)
-        results.append(result)
-        print(result.get("error") or f"{result['seconds']:.1f} s, {result['rss_mb']:.0f} MB")
-        write(args.output, header, results)
+    header["repeat"] = str(args.repeat)
+    measured: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for round_ in range(1, args.repeat + 1):
+        for case, impl, rows in runs:
+            print(f"[{round_}/{args.repeat}] {case:9} {impl:14} {rows:>9,} rows ...", end=" ", flush=True)
+            result = measure(case, impl, rows)
+            result["load"] = round(os.getloadavg()[0], 2)
+            print(result.get("error") or f"{result['seconds']:.1f} s, {result['rss_mb']:.0f} MB")
+            best = measured.get((case, impl, rows))
+            measured[(case, impl, rows)] = _best(best, result)
+            write(args.output, header, results + list(measured.values()))
+    results += list(measured.values())
     order = {key: i for i, key in enumerate(plan(sorted({r["rows"] for r in results}), True))}
     results.sort(key=lambda r: (order.get((r["case"], r["impl"], r["rows"]), 0)))
     write(args.output, header, results)
     with open(saved, "w") as handle:
         json.dump({"header": header, "results": results}, handle, indent=1)
     return 0
+
+
+def _best(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The faster of two measurements of one line, with every round's seconds in ``runs``."""
+    if best is None:
+        return {**new, "runs": [new.get("seconds")]}
+    runs = [*best["runs"], new.get("seconds")]
+    if "seconds" not in new or ("seconds" in best and best["seconds"] <= new["seconds"]):
+        kept = best
+    else:
+        kept = new
+    return {**kept, "runs": runs, "rss_mb": max(best.get("rss_mb", 0), new.get("rss_mb", 0))}
 
 
 def write(path: str, header: dict[str, str], results: list[dict[str, Any]]) -> None:

@@ -23,6 +23,8 @@ def render(header: dict[str, str], results: list[dict[str, Any]], cases: dict[st
         "",
         f"- date: {header['date']}",
         f"- machine: {header['machine']}",
+        f"- rounds: {header.get('repeat', '1')} (the plan ran that many times, interleaved; "
+        "`seconds` is the best round, `rounds` lists every round's seconds; peak RSS is the largest)",
         "- rows/s = input rows / wall seconds of the whole case (process start-up excluded, "
         "schema inference included); peak RSS of the case's process tree (ru_maxrss).",
         "- `dataflows` = plain dataflows 0.5.12 (`load` with schema cast, `Flow.process()`, "
@@ -33,19 +35,20 @@ def render(header: dict[str, str], results: list[dict[str, Any]], cases: dict[st
         "without fast paths; for the pair, `--jobs 1`). `load` = 1-minute load average after the case "
         "(other developers share the machine).",
         "",
-        "| case | rows | implementation | seconds | rows/s | peak RSS MB | ratio | load |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| case | rows | implementation | seconds | rows/s | peak RSS MB | ratio | load | rounds |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['case']} | {r['rows']:,} | {r['impl']} | failed: "
-                         f"{r['error'][-120:].replace('|', '/')} | | | | |")
+                         f"{r['error'][-120:].replace('|', '/')} | | | | | |")
             continue
         base = _baseline(results, r["case"], r["rows"])
         ratio = f"{base['seconds'] / r['seconds']:.2f}x" if base else ""
         rate = r["rows"] / r["seconds"] * (2 if r["case"] == "pair" else 1)
+        rounds = " / ".join("-" if x is None else f"{x:.1f}" for x in r.get("runs", []))
         lines.append(f"| {r['case']} | {r['rows']:,} | {r['impl']} | {r['seconds']:.1f} | "
-                     f"{rate:,.0f} | {r['rss_mb']:.0f} | {ratio} | {r.get('load', '')} |")
+                     f"{rate:,.0f} | {r['rss_mb']:.0f} | {ratio} | {r.get('load', '')} | {rounds} |")
     lines += ["", *targets(results)]
     lines += ["", "Cases:", ""]
     lines += [f"- **{k}**: {v}" for k, v in cases.items()]

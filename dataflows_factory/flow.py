@@ -53,6 +53,16 @@ class DatasetStep(load):  # type: ignore[misc]
         self.flow = flow
         self.descriptor_path = descriptor_path
 
+    def process_datapackage(self, dp: Any) -> Any:
+        dp = super().process_datapackage(dp)
+        from .processors._adopt import enabled
+
+        if enabled():  # our own CSVs: read with the csv module and compiled casters
+            from .processors.dataset_reader import accelerate_dataset
+
+            accelerate_dataset(self)
+        return dp
+
     def resource(self, *names: str) -> DatasetStep:
         """A step that loads only the named resources of this dataset."""
         if not names:

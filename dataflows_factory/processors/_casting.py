@@ -18,6 +18,8 @@ from dataflows.base.schema_validator import ValidationError
 from tableschema import Schema
 from tableschema.exceptions import CastError
 
+from .csv_reader import PlainCSVRows
+
 __all__ = ["compile_casters", "fast_schema_validator"]
 
 Caster = Callable[[Any], Any]
@@ -40,13 +42,30 @@ def _simple(field: Any) -> bool:
     return all(descriptor.get(k, v) == v for k, v in _PLAIN_NUMBER.items())
 
 
-def _caster(field: Any) -> Caster:
+class _Fast:
+    """A field's fast cast: the exact type kept as is, and an expression for a CSV string.
+
+    ``keep`` is the type a value already has after its cast (kept without a call; ``None``
+    stays ``None`` too, as ``cast_value`` keeps it for a field without constraints).
+    ``from_str`` is a Python expression of the string ``{v}`` that either equals
+    ``cast_value({v})`` or raises (the row then takes the exact path).
+    """
+
+    __slots__ = ("from_str", "keep", "missing")
+
+    def __init__(self, keep: type, from_str: str, missing: frozenset[str]) -> None:
+        self.keep = keep
+        self.from_str = from_str
+        self.missing = missing
+
+
+def _caster(field: Any) -> tuple[Caster, _Fast | None]:
     slow: Caster = field.cast_value
     if not _simple(field) or field._Field__preserve_missing_values:
-        return slow
+        return slow, None
     missing = frozenset(v for v in field.missing_values if isinstance(v, str))
     if len(missing) != len(field.missing_values):
-        return slow
+        return slow, None
     kind = field.type
 
     if kind == "string":
@@ -54,7 +73,8 @@ def _caster(field: Any) -> Caster:
             if type(value) is str:
                 return None if value in missing else value
             return slow(value)
-        return cast_string
+        # tableschema's default string format accepts every str.
+        return cast_string, _Fast(str, "{v}", missing)
     if kind == "integer":
         def cast_integer(value: Any) -> Any:
             if type(value) is str:
@@ -65,7 +85,8 @@ def _caster(field: Any) -> Caster:
             elif type(value) is int:
                 return value
             return slow(value)
-        return cast_integer
+        # tableschema (bareNumber) casts a str with int() itself: same value or an error.
+        return cast_integer, _Fast(int, "int({v})", missing)
     if kind == "number":
         def cast_number(value: Any) -> Any:
             kind_ = type(value)
@@ -80,7 +101,9 @@ def _caster(field: Any) -> Caster:
                 # tableschema goes through str(): 1e+20 becomes Decimal('1E+20'), as here.
                 return Decimal(str(value))
             return slow(value)
-        return cast_number
+        # tableschema drops every whitespace character, then calls Decimal(): where
+        # Decimal() accepts the string as it is (outer whitespace only), that is the value.
+        return cast_number, _Fast(Decimal, "Decimal({v})", missing)
     if kind == "date":
         def cast_date(value: Any) -> Any:
             if type(value) is str:
@@ -94,25 +117,37 @@ def _caster(field: Any) -> Caster:
             elif type(value) is date:
                 return value
             return slow(value)
-        return cast_date
+        # Of the strings fromisoformat accepts, the 10-character ones with "-" at index 7
+        # are YYYY-MM-DD in ASCII digits, which strptime("%Y-%m-%d") reads the same.
+        return cast_date, _Fast(date, "(iso_date({v}) if len({v}) == 10 and {v}[7] == '-' "
+                                      "else not_fast({v}))", missing)
     if kind == "boolean":
         def cast_boolean(value: Any) -> Any:
             if type(value) is bool:
                 return value
             return slow(value)
-        return cast_boolean
-    return slow
+        return cast_boolean, None
+    return slow, None
+
+
+def _not_fast(value: Any) -> Any:
+    raise ValueError(value)
 
 
 def compile_casters(schema: Schema, field_names: Iterable[str] | None = None) -> list[tuple[str, Caster]]:
     """``(name, caster)`` for each field of ``schema`` (or of ``field_names``), in order."""
     names = None if field_names is None else set(field_names)
-    return [(f.name, _caster(f)) for f in schema.fields if names is None or f.name in names]
+    return [(f.name, _caster(f)[0]) for f in schema.fields if names is None or f.name in names]
 
 
 # Field types whose cast value is never a str: load's stripper has nothing to do there.
 _NEVER_STR = {"integer", "number", "date", "boolean"}
 _WHITESPACE = frozenset(" \t\n\r")
+
+
+def strip_fields(schema: Schema) -> list[str]:
+    """The fields whose cast values may be strings, which ``load(strip=True)`` strips."""
+    return [f.name for f in schema.fields if f.type not in _NEVER_STR]
 
 
 def _strip_all(row: dict[str, Any]) -> None:
@@ -122,25 +157,86 @@ def _strip_all(row: dict[str, Any]) -> None:
             row[key] = value.strip()
 
 
-def _row_caster(casters: list[tuple[str, Caster]], strip: list[str] | None = None,
+def _strip(value: Any) -> Any:
+    if value and isinstance(value, str) and (value[-1] in _WHITESPACE or value[0] in _WHITESPACE):
+        return value.strip()
+    return value
+
+
+def _compile(source: str, namespace: dict[str, Any], name: str) -> Any:
+    exec(compile(source, "<dff compiled caster>", "exec"), namespace)
+    return namespace[name]
+
+
+def _missing_test(fast: _Fast, value: str, index: int) -> str:
+    # The common missingValues [""]: a str is missing exactly when it is empty.
+    return f"not {value}" if fast.missing == {""} else f"{value} in M{index}"
+
+
+def _row_caster(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None = None,
                 ) -> Callable[[dict[str, Any]], None]:
     """One straight-line function casting a row's fields in schema order (no inner loop).
 
-    With ``strip`` (the fields whose values may be strings), it then strips them as
-    ``load(strip=True)`` does, in the same pass.
+    A value that already has its field's cast type is kept without a call. With ``strip``
+    (the fields whose values may be strings), it then strips them as ``load(strip=True)``
+    does, in the same pass.
     """
-    namespace: dict[str, Any] = {f"c{i}": cast for i, (_, cast) in enumerate(casters)}
-    namespace.update(WS=_WHITESPACE, strip_all=_strip_all)
-    body = "".join(f"    row[{name!r}] = c{i}(get({name!r}))\n" for i, (name, _) in enumerate(casters))
+    namespace: dict[str, Any] = {"WS": _WHITESPACE, "strip_all": _strip_all, "ABSENT": _ABSENT}
+    body = ""
+    for i, (name, cast, fast) in enumerate(fields):
+        namespace[f"c{i}"] = cast
+        if fast is None:
+            body += f"    row[{name!r}] = c{i}(get({name!r}))\n"
+            continue
+        namespace[f"T{i}"] = fast.keep
+        namespace[f"M{i}"] = fast.missing
+        # An absent key becomes None through the caster (the key is added), as before.
+        keep = f"type(v) is T{i}"
+        if fast.keep is str:
+            keep += f" and not ({_missing_test(fast, 'v', i)})"
+        body += (f"    v = get({name!r}, ABSENT)\n"
+                 f"    if v is not None and not ({keep}):\n"
+                 f"        row[{name!r}] = c{i}(None if v is ABSENT else v)\n")
     if strip is not None:
-        body += f"    if len(row) != {len(casters)}:\n        strip_all(row)\n        return\n"
+        body += f"    if len(row) != {len(fields)}:\n        strip_all(row)\n        return\n"
         for name in strip:
             body += (f"    v = row[{name!r}]\n"
                      "    if v and isinstance(v, str) and (v[-1] in WS or v[0] in WS):\n"
                      f"        row[{name!r}] = v.strip()\n")
     source = "def cast_row(row):\n    get = row.get\n" + (body or "    pass\n")
-    exec(compile(source, "<dff compiled caster>", "exec"), namespace)
-    return namespace["cast_row"]  # type: ignore[no-any-return]
+    return _compile(source, namespace, "cast_row")  # type: ignore[no-any-return]
+
+
+def _record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
+                    ) -> Callable[[list[str]], dict[str, Any]]:
+    """``record -> row``: the cast (and stripped) row of one CSV record whose values are the
+    fields in schema order, in one expression. It raises where any value needs the exact path."""
+    namespace: dict[str, Any] = {"WS": _WHITESPACE, "strip": _strip, "Decimal": Decimal,
+                                 "iso_date": date.fromisoformat, "not_fast": _not_fast}
+    strip_names = set(strip or ())
+    items = []
+    for i, (name, cast, fast) in enumerate(fields):
+        value = f"a{i}"
+        namespace[f"c{i}"] = cast
+        if fast is None:
+            expr = f"c{i}({value})"
+        else:
+            namespace[f"M{i}"] = fast.missing
+            expr = f"(None if {_missing_test(fast, value, i)} else {fast.from_str.format(v=value)})"
+        if name in strip_names:
+            if fast is not None and fast.keep is str:
+                # Not missing, so not empty: strip only when an end is whitespace.
+                expr = (f"(None if {_missing_test(fast, value, i)} else {value} "
+                        f"if {value}[0] not in WS and {value}[-1] not in WS else {value}.strip())")
+            else:
+                expr = f"strip({expr})"
+        items.append(f"{name!r}: {expr}")
+    unpack = ", ".join(f"a{i}" for i in range(len(fields))) + ","
+    source = f"def build(record):\n    {unpack} = record\n    return {{{', '.join(items)}}}\n"
+    return _compile(source, namespace, "build")  # type: ignore[no-any-return]
+
+
+_ABSENT = object()
 
 
 def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
@@ -159,23 +255,51 @@ def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
     else:
         schema = Schema(resource.get("schema", {}))
         name = resource["name"]
-    casters = compile_casters(schema)
+    fields = [(f.name, *_caster(f)) for f in schema.fields]
     names = [f.name for f in schema.fields]
+    strip_names: list[str] | None = None
     if strip and len(set(names)) == len(names):
-        kinds = {f.name: f.type for f in schema.fields}
-        cast_row = _row_caster(casters, [n for n in names if kinds[n] not in _NEVER_STR])
+        strip_names = strip_fields(schema)
+        cast_row = _row_caster(fields, strip_names)
     else:
-        cast_row = _row_caster(casters)
+        cast_row = _row_caster(fields)
         if strip:
             plain = cast_row
 
             def cast_row(row: dict[str, Any]) -> None:
                 plain(row)
                 _strip_all(row)
+    if isinstance(iterator, PlainCSVRows) and iterator.headers == names \
+            and (strip_names is not None or not strip):
+        yield from _typed_records(name, iterator, _record_builder(fields, strip_names), cast_row)
+        return
     index = -1
     try:
         for index, row in enumerate(iterator):  # noqa: B007 (index is used in the handler)
             cast_row(row)
+            yield row
+    except CastError as error:
+        raise ValidationError(name, row, index, error) from error
+
+
+def _typed_records(name: str, source: PlainCSVRows, build: Callable[[list[str]], dict[str, Any]],
+                   cast_row: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:
+    """Rows of a plain CSV built and cast in one step per record; a record that needs the
+    exact path (and tabulator's rows after a hand-over) goes through ``cast_row``."""
+    headers = source.headers
+    index = -1
+    row: dict[str, Any] = {}
+    try:
+        for index, item in enumerate(source.records()):  # noqa: B007 (used in the handler)
+            if isinstance(item, dict):
+                row = item
+                cast_row(row)
+            else:
+                try:
+                    row = build(item)
+                except Exception:
+                    row = dict(zip(headers, item, strict=True))
+                    cast_row(row)
             yield row
     except CastError as error:
         raise ValidationError(name, row, index, error) from error

@@ -26,7 +26,7 @@ from typing import Any
 
 from tabulator import Stream
 
-__all__ = ["install", "plain_csv_rows"]
+__all__ = ["PlainCSVRows", "install"]
 
 # What dataflows.load passes to tabulator when the user gave no stream option.
 _DEFAULT_OPTIONS = {
@@ -86,30 +86,61 @@ def _local_path(stream: Any) -> str | None:
     return source[len("file://"):] if source.startswith("file://") else source
 
 
-def plain_csv_rows(stream: Any, fallback: Iterator[dict[str, Any]],
-                   path: str) -> Iterator[dict[str, Any]]:
-    """``stream.iter(keyed=True)`` (given as ``fallback``, not started) for the plain file ``path``."""
-    headers = stream.headers  # read when rows start: load may have renamed duplicates
-    width = len(headers)
-    done = 0
-    try:
-        with open(path, encoding="utf-8") as chars:
-            records = csv.reader(chars)
-            next(records)  # the header row, which tabulator consumed at open
-            for record in records:
-                if len(record) != width:
-                    break  # ragged or blank: tabulator decides
-                yield dict(zip(headers, record, strict=False))  # lengths checked above
-                done += 1
-            else:
-                return
-    except Exception:
-        pass  # whatever went wrong, tabulator re-reads up to here and raises its own error
-    yield from itertools.islice(fallback, done, None)
+class PlainCSVRows:
+    """``stream.iter(keyed=True)`` (given as ``fallback``, not started) for the plain file ``path``.
+
+    Iterating it yields tabulator's keyed rows. :meth:`records` is the same data one step
+    earlier, for a caster that builds typed rows straight from the ``csv`` records.
+    """
+
+    def __init__(self, stream: Any, fallback: Iterator[dict[str, Any]], path: str) -> None:
+        self.stream = stream
+        self.fallback = fallback
+        self.path = path
+        self._rows: Iterator[dict[str, Any]] | None = None
+
+    @property
+    def headers(self) -> list[str]:
+        # Read when rows start: load may have renamed duplicate headers after opening.
+        return list(self.stream.headers)
+
+    def records(self) -> Iterator[list[str] | dict[str, Any]]:
+        """Each data row: the ``csv`` record (a list as long as the header) while the file is
+        regular, then, from the first record it cannot vouch for (ragged, blank) or on any
+        read error, tabulator's own keyed rows (dicts) for the rest of the file."""
+        width = len(self.stream.headers)
+        done = 0
+        try:
+            with open(self.path, encoding="utf-8") as chars:
+                reader = csv.reader(chars)
+                next(reader)  # the header row, which tabulator consumed at open
+                for record in reader:
+                    if len(record) != width:
+                        break  # ragged or blank: tabulator decides
+                    yield record
+                    done += 1
+                else:
+                    return
+        except Exception:
+            pass  # whatever went wrong, tabulator re-reads up to here and raises its own error
+        yield from itertools.islice(self.fallback, done, None)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._rows is None:
+            self._rows = self._keyed()
+        return next(self._rows)
+
+    def _keyed(self) -> Iterator[dict[str, Any]]:
+        headers = self.headers
+        for item in self.records():
+            yield dict(zip(headers, item, strict=True)) if isinstance(item, list) else item
 
 
 def install(step: Any) -> None:
-    """Make the ``dataflows.load`` instance ``step`` read plain local CSVs with :func:`plain_csv_rows`.
+    """Make the ``dataflows.load`` instance ``step`` read plain local CSVs with :class:`PlainCSVRows`.
 
     Example (what ``accelerate`` does for factory flows)::
 
@@ -140,4 +171,4 @@ def _swap(iterator: Any) -> Any:
         return iterator
     stream = local.get("self")
     path = _local_path(stream) if isinstance(stream, Stream) else None
-    return iterator if path is None else plain_csv_rows(stream, iterator, path)
+    return iterator if path is None else PlainCSVRows(stream, iterator, path)

@@ -13,7 +13,8 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 from dataflows.base.resource_wrapper import ResourceWrapper
@@ -27,51 +28,68 @@ from ._casting import fast_schema_validator
 __all__ = ["FastPathDumper", "dump_to_path"]
 
 
+def _serialize(serializer: Callable[[Any], Any], missing: list[Any]) -> Callable[[Any], Any]:
+    # CSVFormat's per-value transform: None -> "", a missing value as it is, else serializer.
+    def serialize(value: Any) -> Any:
+        if value is None:
+            return ""
+        if value in missing:
+            return value
+        return serializer(value)
+
+    return serialize
+
+
+_DATE_FORMAT = CSVFormat.SERIALIZERS["date"](date(2000, 1, 2)) == "2000-01-02"
+
+
 class _CSVWriter:
-    """Writes rows as ``CSVFormat`` does; rows it can't prove simple go to a real one."""
+    """Writes rows as ``CSVFormat`` does; rows it can't prove simple go to a real one.
+
+    ``write_row`` is compiled per schema: it reads the row's values in header order and
+    hands them to ``csv.writer`` as they are where ``CSVFormat`` would write ``str(value)``
+    (the C writer calls ``str()`` on them itself and writes ``None`` as an empty field),
+    and through the field's serializer otherwise.
+    """
 
     def __init__(self, file: Any, schema: Any) -> None:
         self.headers = [f.name for f in schema.fields]
-        self.writer = csv.writer(file)  # DictWriter's dialect: excel, "\r\n"
-        self.writer.writerow(self.headers)
+        writer = csv.writer(file)  # DictWriter's dialect: excel, "\r\n"
+        writer.writerow(self.headers)
         # The exact fallback: a real CSVFormat writing to the same file (its header went
         # to a scratch buffer).
         self.slow = CSVFormat(io.StringIO(), schema)
         self.slow.writer = csv.DictWriter(file, self.headers)
         missing = schema.descriptor.get("missingValues", [])
-        self.serializers: list[tuple[Any, Any] | None] = []
-        for f in schema.fields:
+        strings_only = all(isinstance(m, str) for m in missing)
+        namespace: dict[str, Any] = {"writerow": writer.writerow, "slow": self.slow.write_row,
+                                     "date": date}
+        values = []
+        for i, f in enumerate(schema.fields):
             serializer = CSVFormat.SERIALIZERS.get(f.type, str)
-            if serializer is str and all(isinstance(m, str) for m in missing):
-                # str(v) == v for a str v in missingValues, and no other type equals a str.
-                self.serializers.append(None)
+            namespace[f"s{i}"] = _serialize(serializer, missing)
+            if serializer is str and strings_only:
+                # A missing value is a str, written as it is: str() of it is itself.
+                values.append(f"v{i}")
+            elif f.type == "date" and _DATE_FORMAT and strings_only:
+                # strftime("%Y-%m-%d") is isoformat() for four-digit years.
+                values.append(f"(v{i}.isoformat() if type(v{i}) is date and v{i}.year > 999 "
+                              f"else s{i}(v{i}))")
             else:
-                self.serializers.append((serializer, missing))
-        self.plain = all(s is None for s in self.serializers)
-
-    def write_row(self, row: dict[str, Any]) -> None:
-        if len(row) != len(self.headers):
-            self.slow.write_row(row)  # raises KeyError on extra keys, as CSVFormat does
-            return
-        try:
-            values = [row[h] for h in self.headers]
-        except KeyError:
-            self.slow.write_row(row)
-            return
-        if self.plain:
-            out = ["" if v is None else str(v) for v in values]
-        else:
-            out = []
-            for value, serializer in zip(values, self.serializers, strict=True):
-                if value is None:
-                    out.append("")
-                elif serializer is None:
-                    out.append(str(value))
-                elif value in serializer[1]:
-                    out.append(value)
-                else:
-                    out.append(serializer[0](value))
-        self.writer.writerow(out)
+                values.append(f"s{i}(v{i})")
+        names = ", ".join(f"v{i}" for i in range(len(self.headers)))
+        keys = ", ".join(f"row[{h!r}]" for h in self.headers)
+        source = (
+            "def write_row(row):\n"
+            f"    if len(row) != {len(self.headers)}:\n"
+            "        return slow(row)  # raises KeyError on extra keys, as CSVFormat does\n"
+            "    try:\n"
+            f"        {names}, = {keys},\n"
+            "    except KeyError:\n"
+            "        return slow(row)\n"
+            f"    writerow(({', '.join(values)},))\n")
+        exec(compile(source, "<dff compiled csv writer>", "exec"), namespace)
+        self.write_row: Callable[[dict[str, Any]], None] = namespace["write_row"]
 
     def finalize_file(self) -> None:
         pass
@@ -107,7 +125,8 @@ class FastPathDumper(PathDumper):  # type: ignore[misc]
         if not self._simple_csv() or self.file_formatters.get(resource.res.name) is not CSVFormat:
             return super().process_resource(resource)
         temp_file = UmaskNamedTemporaryFile(mode=CSVFormat.FILE_MODE, delete=False, newline="")
-        writer = _CSVWriter(temp_file, resource.res.schema)
+        # The wrapper's file: tempfile's wrapper forwards every write() through a Python call.
+        writer = _CSVWriter(temp_file.file, resource.res.schema)
         return self.rows_processor(resource, writer, temp_file)
 
 

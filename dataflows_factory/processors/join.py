@@ -8,6 +8,7 @@ Values are copied where dataflows' KVFile would have handed out a fresh unpickle
 from __future__ import annotations
 
 import collections
+import string
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -44,6 +45,66 @@ def _key_function(calc: KeyCalc) -> Any:
     return key
 
 
+def _key_expression(spec: str) -> str | None:
+    """``spec.format(**{**row, '#': number})`` as an expression of ``row`` and ``number``,
+    when every replacement field is a plain name (else ``None``: the general key function)."""
+    try:
+        parsed = list(string.Formatter().parse(spec))
+    except ValueError:
+        return None
+    parts = []
+    for literal, name, format_spec, conversion in parsed:
+        if literal:
+            parts.append(repr(literal))
+        if name is None:
+            continue
+        if conversion or not name or name.isdigit() or any(c in name for c in ".[{}") \
+                or "{" in (format_spec or ""):
+            return None
+        value = "number" if name == "#" else f"row[{name!r}]"
+        parts.append(f"format({value}, {format_spec or ''!r})")
+    return " + ".join(parts) if parts else "''"
+
+
+# Aggregates as expressions of the index's value ``c`` (not None) and the row's ``v`` (not
+# None), equal to dataflows' lambdas (``max(new, curr)`` keeps ``new`` unless ``curr > new``).
+_INLINE = {
+    "sum": "v + c", "max": "c if c > v else v", "min": "c if c < v else v", "first": "c", "last": "v",
+}
+
+
+def _compile_indexer(key_of: Any, key_expr: str | None, plan: list[tuple[str, str, str]],
+                     full_outer: bool, key_list: list[str]) -> Any:
+    """``index_rows(resource, db, used)``: the indexer loop for one join, as straight-line code."""
+    namespace: dict[str, Any] = {"key_of": key_of, "KEYS": key_list}
+    lines = ["def index_rows(resource, db, used):",
+             "    get = db.get",
+             "    for number, row in enumerate(resource, start=1):",
+             f"        key = {key_expr or 'key_of(row, number)'}",
+             "        current = get(key)",
+             "        if current is None:",
+             "            current = db[key] = {}"]
+    for i, (field, name, aggregate) in enumerate(plan):
+        namespace[f"f{i}"] = AGGREGATORS[aggregate].func
+        if aggregate == "count":
+            lines += [f"        c = current.get({field!r})",
+                      f"        current[{field!r}] = c + 1 if c is not None else 1"]
+            continue
+        inline = _INLINE.get(aggregate)
+        update = f"(({inline}) if c is not None else v)" if inline else f"f{i}(c, v)"
+        lines += [f"        v = row.get({name!r})",
+                  "        if v is not None:",
+                  f"            c = current.get({field!r})",
+                  f"            current[{field!r}] = {update}",
+                  f"        elif {field!r} not in current:",
+                  f"            current[{field!r}] = None"]
+    if full_outer:
+        lines.append("        current['__key__'] = [row.get(f) for f in KEYS]")
+    lines += ["        used[key] = False", "        yield row", ""]
+    exec(compile("\n".join(lines), "<dff compiled join index>", "exec"), namespace)
+    return namespace["index_rows"]
+
+
 def join_aux(source_name: str, source_key: Any, source_delete: bool, target_name: str,
              target_key: Any, fields: dict[str, Any], full: bool | None, mode: str | None) -> Any:
     deduplication = target_key is None
@@ -63,24 +124,10 @@ def join_aux(source_name: str, source_key: Any, source_delete: bool, target_name
     key_list = source_calc.key_list
 
     def indexer(resource: Any) -> Iterator[Any]:
-        plan = [(f, spec["name"], AGGREGATORS[spec["aggregate"]].func, spec["aggregate"] == "count")
-                for f, spec in state["fields"].items()]
-        full_outer = mode == "full-outer"
-        for row_number, row in enumerate(resource, start=1):
-            key = source_of(row, row_number)
-            current = db.get(key)
-            if current is None:
-                current = db[key] = {}
-            for field, name, func, is_count in plan:
-                new = "" if is_count else row.get(name)
-                if new is not None:
-                    current[field] = func(current.get(field), new)
-                elif field not in current:
-                    current[field] = None
-            if full_outer:
-                current["__key__"] = [row.get(f) for f in key_list]
-            used[key] = False
-            yield row
+        plan = [(f, spec["name"], spec["aggregate"]) for f, spec in state["fields"].items()]
+        index_rows = _compile_indexer(source_of, _key_expression(source_calc.key_spec), plan,
+                                      mode == "full-outer", key_list)
+        return index_rows(resource, db, used)  # type: ignore[no-any-return]
 
     def finalise(key: str) -> dict[str, Any]:
         fields = state["fields"]

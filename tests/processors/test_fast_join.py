@@ -20,7 +20,7 @@ from dataflows_factory.processors.join import join, join_with_self
 # 'set' is left out: its order follows string hashing, random per process in dataflows too.
 AGGREGATES = ["sum", "avg", "median", "max", "min", "first", "last", "count", "any", "array", "counters"]
 keys = st.sampled_from(["a", "b", "c", "d"])
-sources = st.lists(st.fixed_dictionaries({"k": keys, "v": st.integers(-50, 50),
+sources = st.lists(st.fixed_dictionaries({"k": keys, "v": st.integers(-50, 50) | st.none(),
                                           "w": st.sampled_from(["x", "y", "z"])}), min_size=1, max_size=25)
 targets = st.lists(st.fixed_dictionaries({"k": keys, "t": st.integers(0, 9)}), min_size=1, max_size=10)
 
@@ -40,18 +40,24 @@ def _outcome(steps: list[Any]) -> Any:
         return type(cause).__name__, getattr(cause, "row", None), getattr(cause, "index", None)
 
 
+# Key specs: a field list, templates with literal text and a format spec, and ones the
+# compiled key leaves to str.format (a conversion, an attribute).
+KEY_SPECS = [["k"], "{k}", "{k}-{k}:", "{k:>3}", "{k!r}", "{k.upper}"]
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sources, targets, st.sampled_from(["inner", "half-outer", "full-outer"]),
-       st.lists(st.sampled_from(AGGREGATES), min_size=1, max_size=4), st.booleans())
+       st.lists(st.sampled_from(AGGREGATES), min_size=1, max_size=4), st.booleans(),
+       st.sampled_from(KEY_SPECS))
 def test_same_output_as_dataflows(source: list[dict[str, Any]], target: list[dict[str, Any]], mode: str,
-                                  aggregates: list[str], source_delete: bool) -> None:
-    """Random tables, every mode, random aggregates: same rows and same descriptors."""
+                                  aggregates: list[str], source_delete: bool, key: Any) -> None:
+    """Random tables, every mode, random aggregates and key specs: same rows and descriptors."""
     fields = {f"f{i}": {"name": "w" if agg == "counters" else "v", "aggregate": agg}
               for i, agg in enumerate(aggregates)}
     outputs = []
     for impl in (plain_join, join):
         steps = [copy.deepcopy(source), copy.deepcopy(target),
-                 impl("res_1", ["k"], "res_2", ["k"], copy.deepcopy(fields), mode=mode,
+                 impl("res_1", key, "res_2", key, copy.deepcopy(fields), mode=mode,
                       source_delete=source_delete)]
         outputs.append(_outcome(steps))
     assert outputs[1] == outputs[0]
@@ -129,6 +135,17 @@ def test_dataflows_join_full_outer_case() -> None:
         {"id": 3, "city": "rome", "population": None},
         {"id": 4, "city": None, "population": 3},
     ]
+
+
+def test_key_expression() -> None:
+    """Plain-name templates compile to concatenations; anything else keeps str.format."""
+    from dataflows_factory.processors.join import _key_expression
+
+    assert _key_expression("{k}") == "format(row['k'], '')"
+    assert _key_expression("{#}:{k:>3}") == "format(number, '') + ':' + format(row['k'], '>3')"
+    assert _key_expression("") == "''"
+    for spec in ("{k!r}", "{k.upper}", "{k[0]}", "{}", "{0}", "{k:{w}}", "{"):
+        assert _key_expression(spec) is None
 
 
 def test_row_number_key() -> None:

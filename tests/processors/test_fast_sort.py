@@ -66,6 +66,21 @@ def test_dataflows_sort_rows_decimal_and_date_cases() -> None:
     assert [r["a"] for r in _results(sort_rows("{a}"), [{"a": d} for d in dates])] == sorted(dates)
 
 
+def test_spilled_runs_keep_values_and_types() -> None:
+    """Spilled columns (Decimals and dates encoded, None kept) and irregular rows come back equal."""
+    decimals = [Decimal("2.50"), Decimal("-0"), Decimal("1E+20"), Decimal("NaN"), None]
+    data: list[dict[str, object]] = [
+        {"k": (i * 37) % 101, "d": decimals[i % 5], "day": None if i % 7 == 0 else
+         datetime.date(2000 + i % 30, 1 + i % 12, 1 + i % 28), "s": f"r{i}", "f": i / 3}
+        for i in range(3000)]
+    data[5] = {"s": "keys in another order", "k": 5, "d": None, "day": None, "f": 0.0}
+    data[9] = {"k": 9, "stamp": datetime.datetime(2020, 1, 1, 12, 30)}  # other fields, another type
+    expected = _results(plain_sort_rows("{k}"), data)
+    result = _results(sort_rows("{k}", memory_budget=10_000), data)
+    # repr: Decimal("NaN") equals nothing, and repr shows key order and every type too.
+    assert [repr(r) for r in result] == [repr(r) for r in expected]
+
+
 def test_budget_below_data_size_spills_and_keeps_order() -> None:
     """A 64 kB budget on ~20k rows: several runs on disk, merged into the exact dataflows order."""
     data = [{"k": (i * 7919) % 1000, "v": f"row{i}"} for i in range(20_000)]
