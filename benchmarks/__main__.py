@@ -122,10 +122,8 @@ def _best(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     if best is None:
         return {**new, "runs": [new.get("seconds")]}
     runs = [*best["runs"], new.get("seconds")]
-    if "seconds" not in new or ("seconds" in best and best["seconds"] <= new["seconds"]):
-        kept = best
-    else:
-        kept = new
+    slower = "seconds" not in new or ("seconds" in best and best["seconds"] <= new["seconds"])
+    kept = best if slower else new
     return {**kept, "runs": runs, "rss_mb": max(best.get("rss_mb", 0), new.get("rss_mb", 0))}
 
 
