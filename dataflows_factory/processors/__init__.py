@@ -61,6 +61,7 @@ _STANDARD = {
 # Fast twins of dataflows processors (same arguments, same output); factories use them
 # automatically, see processors/_adopt.py. Import them from dataflows_factory.processors.<module>.
 _OURS: dict[str, str] = {
+    "add_computed_field": "(.computed) add_computed_field with a row loop compiled for its fields.",
     "dump_to_path": "(.dump) dump_to_path with compiled re-validation and CSV writing; same files.",
     "join": "(.join) join with a dict index instead of KVFile; same modes, aggregates, output.",
     "join_with_self": "(.join) join_with_self with a dict index instead of KVFile.",

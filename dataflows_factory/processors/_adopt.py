@@ -51,6 +51,9 @@ def accelerate(step: Any) -> Any:
         return _sort(step) or step
     if module == "dataflows.processors.join" and qualname == "join_aux.<locals>.func":
         return _join(step) or step
+    if module == "dataflows.processors.add_computed_field" \
+            and qualname == "add_computed_field.<locals>.func":
+        return _computed(step) or step
     return step
 
 
@@ -114,6 +117,15 @@ def _sort(step: Any) -> Any:
     else:
         key = calculator
     return sort_rows(key, resources=names.get("resources"), reverse=bool(names.get("reverse")))
+
+
+def _computed(step: Any) -> Any:
+    from .computed import add_computed_field
+
+    names = _nonlocals(step, depth=0)
+    if set(names) != {"args", "kw", "resources"}:
+        return None
+    return add_computed_field(*names["args"], resources=names["resources"], **names["kw"])
 
 
 def _join(step: Any) -> Any:

@@ -48,12 +48,13 @@ class _Fast:
     ``keep`` is the type a value already has after its cast (kept without a call; ``None``
     stays ``None`` too, as ``cast_value`` keeps it for a field without constraints).
     ``from_str`` is a Python expression of the string ``{v}`` that either equals
-    ``cast_value({v})`` or raises (the row then takes the exact path).
+    ``cast_value({v})`` or raises (the row then takes the exact path); ``None``: call the
+    field's caster.
     """
 
     __slots__ = ("from_str", "keep", "missing")
 
-    def __init__(self, keep: type, from_str: str, missing: frozenset[str]) -> None:
+    def __init__(self, keep: type, from_str: str | None, missing: frozenset[str]) -> None:
         self.keep = keep
         self.from_str = from_str
         self.missing = missing
@@ -126,7 +127,7 @@ def _caster(field: Any) -> tuple[Caster, _Fast | None]:
             if type(value) is bool:
                 return value
             return slow(value)
-        return cast_boolean, None
+        return cast_boolean, _Fast(bool, None, missing)
     return slow, None
 
 
@@ -173,6 +174,14 @@ def _missing_test(fast: _Fast, value: str, index: int) -> str:
     return f"not {value}" if fast.missing == {""} else f"{value} in M{index}"
 
 
+def kept(fast: _Fast, value: str, index: int) -> str:
+    """An expression: the non-None ``value`` is already cast (uses ``T{index}``/``M{index}``)."""
+    test = f"type({value}) is T{index}"
+    if fast.keep is str:
+        test += f" and not ({_missing_test(fast, value, index)})"
+    return test
+
+
 def _row_caster(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None = None,
                 ) -> Callable[[dict[str, Any]], None]:
     """One straight-line function casting a row's fields in schema order (no inner loop).
@@ -191,11 +200,8 @@ def _row_caster(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str]
         namespace[f"T{i}"] = fast.keep
         namespace[f"M{i}"] = fast.missing
         # An absent key becomes None through the caster (the key is added), as before.
-        keep = f"type(v) is T{i}"
-        if fast.keep is str:
-            keep += f" and not ({_missing_test(fast, 'v', i)})"
         body += (f"    v = get({name!r}, ABSENT)\n"
-                 f"    if v is not None and not ({keep}):\n"
+                 f"    if v is not None and not ({kept(fast, 'v', i)}):\n"
                  f"        row[{name!r}] = c{i}(None if v is ABSENT else v)\n")
     if strip is not None:
         body += f"    if len(row) != {len(fields)}:\n        strip_all(row)\n        return\n"
@@ -218,7 +224,7 @@ def _record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[
     for i, (name, cast, fast) in enumerate(fields):
         value = f"a{i}"
         namespace[f"c{i}"] = cast
-        if fast is None:
+        if fast is None or fast.from_str is None:
             expr = f"c{i}({value})"
         else:
             namespace[f"M{i}"] = fast.missing
@@ -239,6 +245,16 @@ def _record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[
 _ABSENT = object()
 
 
+def field_casters(schema: Schema) -> list[tuple[str, Caster, _Fast | None]]:
+    """``(name, caster, fast)`` per field of ``schema``, for the compiled functions here."""
+    return [(f.name, *_caster(f)) for f in schema.fields]
+
+
+def row_caster(schema: Schema) -> Callable[[dict[str, Any]], None]:
+    """A compiled in-place cast of a row's fields (``fast_schema_validator``'s, per row)."""
+    return _row_caster(field_casters(schema))
+
+
 def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
                           strip: bool = False) -> Iterator[dict[str, Any]]:
     """``dataflows``' ``schema_validator(resource, iterator)`` (errors raise), compiled.
@@ -255,7 +271,7 @@ def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
     else:
         schema = Schema(resource.get("schema", {}))
         name = resource["name"]
-    fields = [(f.name, *_caster(f)) for f in schema.fields]
+    fields = field_casters(schema)
     names = [f.name for f in schema.fields]
     strip_names: list[str] | None = None
     if strip and len(set(names)) == len(names):

@@ -28,7 +28,7 @@ from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
-from ._casting import _caster, _record_builder, _strip_all, strip_fields
+from ._casting import _record_builder, _strip_all, field_casters, strip_fields
 from .csv_reader import _local_path
 
 __all__ = ["accelerate_dataset"]
@@ -67,8 +67,7 @@ def _typed_rows(resource: Any, fallback: Iterator[dict[str, Any]], strip: bool,
     if schema.primary_key or len(set(names)) != len(names) \
             or any(f.constraints.get("unique") for f in schema.fields):
         return None
-    fields = [(f.name, *_caster(f)) for f in schema.fields]
-    build = _record_builder(fields, strip_fields(schema) if strip else None)
+    build = _record_builder(field_casters(schema), strip_fields(schema) if strip else None)
     return _rows(path, names, build, fallback, strip)
 
 

@@ -12,18 +12,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 from dataflows.base.resource_wrapper import ResourceWrapper
+from dataflows.base.schema_validator import ValidationError
 from dataflows.processors.dumpers.dumper_base import DumperBase
 from dataflows.processors.dumpers.file_dumper import UmaskNamedTemporaryFile
 from dataflows.processors.dumpers.formats import CSVFormat
 from dataflows.processors.dumpers.to_path import PathDumper
+from tableschema.exceptions import CastError
 
-from ._casting import fast_schema_validator
+from ._casting import fast_schema_validator, field_casters, kept, row_caster
 
 __all__ = ["FastPathDumper", "dump_to_path"]
 
@@ -50,9 +53,14 @@ class _CSVWriter:
     hands them to ``csv.writer`` as they are where ``CSVFormat`` would write ``str(value)``
     (the C writer calls ``str()`` on them itself and writes ``None`` as an empty field),
     and through the field's serializer otherwise.
+
+    With ``validate`` (the resource's name), ``write_row`` also does the dumper's schema
+    validation (``fast_schema_validator``, whose errors it raises with the row's index): a
+    row whose values all have their field's cast type already (or are ``None``) is written
+    as it is; any other row is cast in place first, exactly as the validator would.
     """
 
-    def __init__(self, file: Any, schema: Any) -> None:
+    def __init__(self, file: Any, schema: Any, validate: str | None = None) -> None:
         self.headers = [f.name for f in schema.fields]
         writer = csv.writer(file)  # DictWriter's dialect: excel, "\r\n"
         writer.writerow(self.headers)
@@ -79,17 +87,54 @@ class _CSVWriter:
                 values.append(f"s{i}(v{i})")
         names = ", ".join(f"v{i}" for i in range(len(self.headers)))
         keys = ", ".join(f"row[{h!r}]" for h in self.headers)
-        source = (
-            "def write_row(row):\n"
-            f"    if len(row) != {len(self.headers)}:\n"
-            "        return slow(row)  # raises KeyError on extra keys, as CSVFormat does\n"
-            "    try:\n"
-            f"        {names}, = {keys},\n"
-            "    except KeyError:\n"
-            "        return slow(row)\n"
-            f"    writerow(({', '.join(values)},))\n")
+        write = f"    writerow(({', '.join(values)},))"
+        lines = [
+            "def write_cast(row):",
+            f"    if len(row) != {len(self.headers)}:",
+            "        return slow(row)  # raises KeyError on extra keys, as CSVFormat does",
+            "    try:",
+            f"        {names}, = {keys},",
+            "    except KeyError:",
+            "        return slow(row)",
+            write,
+        ]
+        entry = "write_cast"
+        if validate is not None:
+            entry = "write_row"
+            checks = []
+            for i, (_, _, fast) in enumerate(field_casters(schema)):
+                if fast is None:
+                    checks.append("False")  # a field with options or constraints: always cast
+                    continue
+                namespace[f"T{i}"] = fast.keep
+                namespace[f"M{i}"] = fast.missing
+                checks.append(f"(v{i} is None or {kept(fast, f'v{i}', i)})")
+            namespace.update(cast_row=row_caster(schema), count=itertools.count(),
+                             CastError=CastError, ValidationError=ValidationError, name=validate)
+            # The row caster's own test on the values just read: when it holds for every
+            # field, casting would change nothing, and the row is written as it is.
+            lines += [
+                "def write_row(row):",
+                "    index = next(count)",
+                f"    if len(row) != {len(self.headers)}:",
+                "        return cast_and_write(row, index)",
+                "    try:",
+                f"        {names}, = {keys},",
+                "    except KeyError:",
+                "        return cast_and_write(row, index)",
+                f"    if not ({' and '.join(checks)}):",
+                "        return cast_and_write(row, index)",
+                write,
+                "def cast_and_write(row, index):",
+                "    try:",
+                "        cast_row(row)",
+                "    except CastError as error:",
+                "        raise ValidationError(name, row, index, error) from error",
+                "    write_cast(row)",
+            ]
+        source = "\n".join(lines) + "\n"
         exec(compile(source, "<dff compiled csv writer>", "exec"), namespace)
-        self.write_row: Callable[[dict[str, Any]], None] = namespace["write_row"]
+        self.write_row: Callable[[dict[str, Any]], None] = namespace[entry]
 
     def finalize_file(self) -> None:
         pass
@@ -107,11 +152,15 @@ class FastPathDumper(PathDumper):  # type: ignore[misc]
         if self.schema_validator_options:
             yield from super().process_resources(resources)
             return
-        # DumperBase.process_resources with the compiled validator in place of dataflows'.
+        # DumperBase.process_resources with the compiled validator in place of dataflows';
+        # a plain CSV resource is validated by its compiled writer, in the same pass.
         self.initialize()
         for resource in resources:
-            ret = self.process_resource(
-                ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource)))
+            if self._writes_csv(resource.res):
+                ret = self._csv_rows(resource)
+            else:
+                ret = self.process_resource(
+                    ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource)))
             yield self.row_counter(resource, ret)
         if self.datapackage_hash:
             datapackage_hash = hashlib.md5(
@@ -121,12 +170,19 @@ class FastPathDumper(PathDumper):  # type: ignore[misc]
         self.handle_datapackage()
         self.finalize()
 
+    def _writes_csv(self, res: Any) -> bool:
+        return bool(self._simple_csv()) and self.file_formatters.get(res.name) is CSVFormat
+
     def process_resource(self, resource: ResourceWrapper) -> Any:
-        if not self._simple_csv() or self.file_formatters.get(resource.res.name) is not CSVFormat:
+        if not self._writes_csv(resource.res):
             return super().process_resource(resource)
+        return self._csv_rows(resource, validate=False)
+
+    def _csv_rows(self, resource: ResourceWrapper, validate: bool = True) -> Any:
         temp_file = UmaskNamedTemporaryFile(mode=CSVFormat.FILE_MODE, delete=False, newline="")
         # The wrapper's file: tempfile's wrapper forwards every write() through a Python call.
-        writer = _CSVWriter(temp_file.file, resource.res.schema)
+        writer = _CSVWriter(temp_file.file, resource.res.schema,
+                            validate=resource.res.descriptor["name"] if validate else None)
         return self.rows_processor(resource, writer, temp_file)
 
 

@@ -1,0 +1,72 @@
+"""``add_computed_field`` with a row loop compiled for its fields.
+
+dataflows' row loop looks up each field's operation and target and type-checks the
+operation for every row. Here the loop is generated once per resource: one assignment per
+field (``row[target] = operation(row)``), in the same order; string operations (``sum``,
+``format``...) call dataflows' own aggregation code per row. Descriptors are changed
+exactly as dataflows changes them (the same code, below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from dataflows.helpers.resource_matcher import ResourceMatcher
+from dataflows.processors.add_computed_field import AGGREGATORS, get_new_fields
+
+__all__ = ["add_computed_field"]
+
+
+def _aggregate(field: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    def aggregate(row: dict[str, Any]) -> Any:
+        # dataflows' per-row code for a string operation, as it is.
+        values = [row.get(c) for c in field.get("source", []) if row.get(c) is not None]
+        with_ = field.get("with", field.get("with_", ""))
+        return AGGREGATORS[field["operation"]].func(values, with_, row)
+
+    return aggregate
+
+
+def _row_loop(fields: list[dict[str, Any]]) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    namespace: dict[str, Any] = {}
+    lines = ["def computed_rows(rows):", "    for row in rows:"]
+    for i, field in enumerate(fields):
+        operation = field["operation"]
+        if isinstance(operation, str):
+            namespace[f"op{i}"] = _aggregate(field)
+        elif callable(operation):
+            namespace[f"op{i}"] = operation
+        else:
+            continue  # dataflows does nothing for such a field
+        lines.append(f"        row[{field['target']['name']!r}] = op{i}(row)")
+    lines.append("        yield row")
+    exec(compile("\n".join(lines) + "\n", "<dff compiled computed fields>", "exec"), namespace)
+    return namespace["computed_rows"]  # type: ignore[no-any-return]
+
+
+def add_computed_field(*args: Any, resources: Any = None, **kw: Any) -> Callable[[Any], Iterator[Any]]:
+    """``dataflows.add_computed_field`` (same arguments, descriptors and rows), faster::
+
+        add_computed_field(target={"name": "ratio", "type": "number"},
+                           operation=lambda row: row["a"] / row["b"])
+    """
+
+    def func(package: Any) -> Iterator[Any]:
+        matcher = ResourceMatcher(resources, package.pkg)
+        assert len(args) < 2, "add_computed_fields expects at most one positional argument"  # noqa: S101
+        fields = [kw] if len(args) == 0 else args[0]
+        for resource in package.pkg.descriptor["resources"]:
+            if matcher.match(resource["name"]):
+                resource["schema"]["fields"].extend(get_new_fields(resource, fields))
+        yield package.pkg
+        for f in fields:
+            if isinstance(f["target"], str):
+                f["target"] = {"name": f["target"]}
+        for resource in package:
+            if not matcher.match(resource.res.name):
+                yield resource
+            else:
+                yield _row_loop(fields)(resource)
+
+    return func
