@@ -12,8 +12,8 @@ import inspect
 import os
 from typing import Any
 
+from dataflows import DataStreamProcessor, load
 from dataflows import dump_to_path as plain_dump_to_path
-from dataflows import load
 from dataflows.base.schema_validator import raise_exception, schema_validator
 
 from ._casting import fast_schema_validator
@@ -40,6 +40,8 @@ def accelerate(step: Any) -> Any:
     """``step``, or an equivalent fast step (same options, same output)."""
     if not enabled():
         return step
+    if isinstance(step, DataStreamProcessor):
+        _pass_rows_through(step)
     if type(step) is load:
         _fast_cast(step)
         install_csv_reader(step)
@@ -55,6 +57,21 @@ def accelerate(step: Any) -> Any:
             and qualname == "add_computed_field.<locals>.func":
         return _computed(step) or step
     return step
+
+
+def _pass_through(resource: Any) -> Any:
+    return resource
+
+
+def _pass_rows_through(step: Any) -> None:
+    # A processor that changes no row (load, for the resources before its own) re-yields
+    # every upstream row through DataStreamProcessor.process_resource, one generator step
+    # and one process_row call per row. Handing the upstream resource on unchanged yields
+    # the very same rows (dataflows re-wraps it with this step's descriptor).
+    kind = type(step)
+    if kind.process_resource is DataStreamProcessor.process_resource \
+            and kind.process_row is DataStreamProcessor.process_row:
+        step.process_resource = _pass_through
 
 
 def _fast_cast(step: Any) -> None:

@@ -8,6 +8,8 @@ so results and errors are always tableschema's own.
 
 from __future__ import annotations
 
+import csv
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -20,7 +22,8 @@ from tableschema.exceptions import CastError
 
 from .csv_reader import PlainCSVRows
 
-__all__ = ["compile_casters", "fast_schema_validator"]
+__all__ = ["compile_casters", "fast_schema_validator", "field_casters", "kept", "record_builder",
+           "row_caster", "strip_all", "strip_fields"]
 
 Caster = Callable[[Any], Any]
 
@@ -151,7 +154,7 @@ def strip_fields(schema: Schema) -> list[str]:
     return [f.name for f in schema.fields if f.type not in _NEVER_STR]
 
 
-def _strip_all(row: dict[str, Any]) -> None:
+def strip_all(row: dict[str, Any]) -> None:
     # dataflows' load.stripper, for rows with keys outside the schema.
     for key, value in row.items():
         if value and isinstance(value, str) and (value[-1] in _WHITESPACE or value[0] in _WHITESPACE):
@@ -190,7 +193,7 @@ def _row_caster(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str]
     (the fields whose values may be strings), it then strips them as ``load(strip=True)``
     does, in the same pass.
     """
-    namespace: dict[str, Any] = {"WS": _WHITESPACE, "strip_all": _strip_all, "ABSENT": _ABSENT}
+    namespace: dict[str, Any] = {"WS": _WHITESPACE, "strip_all": strip_all, "ABSENT": _ABSENT}
     body = ""
     for i, (name, cast, fast) in enumerate(fields):
         namespace[f"c{i}"] = cast
@@ -213,12 +216,11 @@ def _row_caster(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str]
     return _compile(source, namespace, "cast_row")  # type: ignore[no-any-return]
 
 
-def _record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
-                    ) -> Callable[[list[str]], dict[str, Any]]:
-    """``record -> row``: the cast (and stripped) row of one CSV record whose values are the
-    fields in schema order, in one expression. It raises where any value needs the exact path."""
-    namespace: dict[str, Any] = {"WS": _WHITESPACE, "strip": _strip, "Decimal": Decimal,
-                                 "iso_date": date.fromisoformat, "not_fast": _not_fast}
+def _record_items(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
+                  namespace: dict[str, Any]) -> str:
+    """The dict display of one cast (and stripped) row from the values ``a0, a1...``."""
+    namespace.update(WS=_WHITESPACE, strip=_strip, Decimal=Decimal, iso_date=date.fromisoformat,
+                     not_fast=_not_fast)
     strip_names = set(strip or ())
     items = []
     for i, (name, cast, fast) in enumerate(fields):
@@ -237,9 +239,67 @@ def _record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[
             else:
                 expr = f"strip({expr})"
         items.append(f"{name!r}: {expr}")
+    return "{" + ", ".join(items) + "}"
+
+
+def record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
+                   ) -> Callable[[list[str]], dict[str, Any]]:
+    """``record -> row``: the cast (and stripped) row of one CSV record whose values are the
+    fields in schema order, in one expression. It raises where any value needs the exact path."""
+    namespace: dict[str, Any] = {}
+    row = _record_items(fields, strip, namespace)
     unpack = ", ".join(f"a{i}" for i in range(len(fields))) + ","
-    source = f"def build(record):\n    {unpack} = record\n    return {{{', '.join(items)}}}\n"
+    source = f"def build(record):\n    {unpack} = record\n    return {row}\n"
     return _compile(source, namespace, "build")  # type: ignore[no-any-return]
+
+
+class HandOver(Exception):
+    """Raised by a ``slow`` function of :func:`csv_row_reader`: read the rest elsewhere."""
+
+
+def csv_row_reader(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
+                   header: list[str] | None = None) -> Callable[..., Iterator[dict[str, Any]]]:
+    """A compiled generator ``typed_rows(path, slow, hand_over)``: the rows of the CSV file at
+    ``path`` (utf-8, excel dialect, header in row 1), each built and cast in one expression.
+
+    A record the expression rejects goes to ``slow(record, index)``, which returns its row,
+    raises (a ``ValidationError`` passes through) or raises :class:`HandOver`. At a record
+    whose length differs from the fields' count, a read error, a header other than
+    ``header`` (when given) or a ``HandOver``, the rest of the rows is
+    ``hand_over(rows_done)``.
+    """
+    namespace: dict[str, Any] = {"reader": csv.reader, "HEADER": header,
+                                 "PASS_ON": (ValidationError, CastError)}
+    row = _record_items(fields, strip, namespace)
+    unpack = ", ".join(f"a{i}" for i in range(len(fields))) + ","
+    source = f"""def typed_rows(path, slow, hand_over):
+    done = 0
+    try:
+        with open(path, encoding="utf-8") as chars:
+            records = reader(chars)
+            head = next(records)
+            if HEADER is not None and head != HEADER:
+                raise HandOver("header")
+            for record in records:
+                if len(record) != {len(fields)}:
+                    break
+                try:
+                    {unpack} = record
+                    row = {row}
+                except Exception:
+                    row = slow(record, done)
+                yield row
+                done += 1
+            else:
+                return
+    except PASS_ON:
+        raise
+    except Exception:
+        pass  # the exact reader re-reads up to here and decides (a row, or its own error)
+    yield from hand_over(done)
+"""
+    namespace["HandOver"] = HandOver
+    return _compile(source, namespace, "typed_rows")  # type: ignore[no-any-return]
 
 
 _ABSENT = object()
@@ -284,10 +344,10 @@ def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
 
             def cast_row(row: dict[str, Any]) -> None:
                 plain(row)
-                _strip_all(row)
+                strip_all(row)
     if isinstance(iterator, PlainCSVRows) and iterator.headers == names \
             and (strip_names is not None or not strip):
-        yield from _typed_records(name, iterator, _record_builder(fields, strip_names), cast_row)
+        yield from _typed_records(name, iterator, csv_row_reader(fields, strip_names), cast_row)
         return
     index = -1
     try:
@@ -298,24 +358,28 @@ def fast_schema_validator(resource: Any, iterator: Iterable[dict[str, Any]],
         raise ValidationError(name, row, index, error) from error
 
 
-def _typed_records(name: str, source: PlainCSVRows, build: Callable[[list[str]], dict[str, Any]],
+def _typed_records(name: str, source: PlainCSVRows, read: Callable[..., Iterator[dict[str, Any]]],
                    cast_row: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:
-    """Rows of a plain CSV built and cast in one step per record; a record that needs the
-    exact path (and tabulator's rows after a hand-over) goes through ``cast_row``."""
+    """Rows of a plain CSV built and cast by ``read`` (:func:`csv_row_reader`); a record that
+    needs the exact path, and tabulator's rows after a hand-over, go through ``cast_row``."""
     headers = source.headers
-    index = -1
-    row: dict[str, Any] = {}
-    try:
-        for index, item in enumerate(source.records()):  # noqa: B007 (used in the handler)
-            if isinstance(item, dict):
-                row = item
+
+    def slow(record: list[str], index: int) -> dict[str, Any]:
+        row = dict(zip(headers, record, strict=True))
+        try:
+            cast_row(row)
+        except CastError as error:
+            raise ValidationError(name, row, index, error) from error
+        return row
+
+    def hand_over(done: int) -> Iterator[dict[str, Any]]:
+        index = done - 1
+        row: dict[str, Any] = {}
+        try:
+            for index, row in enumerate(itertools.islice(source.fallback, done, None), start=done):  # noqa: B007
                 cast_row(row)
-            else:
-                try:
-                    row = build(item)
-                except Exception:
-                    row = dict(zip(headers, item, strict=True))
-                    cast_row(row)
-            yield row
-    except CastError as error:
-        raise ValidationError(name, row, index, error) from error
+                yield row
+        except CastError as error:
+            raise ValidationError(name, row, index, error) from error
+
+    return read(source.path, slow, hand_over)

@@ -54,7 +54,7 @@ def add_computed_field(*args: Any, resources: Any = None, **kw: Any) -> Callable
 
     def func(package: Any) -> Iterator[Any]:
         matcher = ResourceMatcher(resources, package.pkg)
-        assert len(args) < 2, "add_computed_fields expects at most one positional argument"  # noqa: S101
+        assert len(args) < 2, "add_computed_fields expects at most one positional argument"
         fields = [kw] if len(args) == 0 else args[0]
         for resource in package.pkg.descriptor["resources"]:
             if matcher.match(resource["name"]):

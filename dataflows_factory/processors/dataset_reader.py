@@ -21,14 +21,13 @@ Same rows, or the original path:
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
-from ._casting import _record_builder, _strip_all, field_casters, strip_fields
+from ._casting import HandOver, csv_row_reader, field_casters, strip_all, strip_fields
 from .csv_reader import _local_path
 
 __all__ = ["accelerate_dataset"]
@@ -67,8 +66,20 @@ def _typed_rows(resource: Any, fallback: Iterator[dict[str, Any]], strip: bool,
     if schema.primary_key or len(set(names)) != len(names) \
             or any(f.constraints.get("unique") for f in schema.fields):
         return None
-    build = _record_builder(field_casters(schema), strip_fields(schema) if strip else None)
-    return _rows(path, names, build, fallback, strip)
+    read = csv_row_reader(field_casters(schema), strip_fields(schema) if strip else None, header=names)
+
+    def hand_over(done: int) -> Iterator[dict[str, Any]]:
+        # The original iterator re-reads up to here and decides (a value, or its error).
+        for row in itertools.islice(fallback, done, None):
+            if strip:
+                strip_all(row)
+            yield row
+
+    return read(path, _slow, hand_over)  # type: ignore[no-any-return]
+
+
+def _slow(record: list[str], index: int) -> dict[str, Any]:
+    raise HandOver(index)
 
 
 def _plain_file(resource: Any) -> str | None:
@@ -83,28 +94,3 @@ def _plain_file(resource: Any) -> str | None:
             stream.close()
     except Exception:
         return None  # whatever datapackage would say about this resource, it says it itself
-
-
-def _rows(path: str, names: list[str], build: Any, fallback: Iterator[dict[str, Any]],
-          strip: bool) -> Iterator[dict[str, Any]]:
-    width = len(names)
-    done = 0
-    try:
-        with open(path, encoding="utf-8") as chars:
-            records = csv.reader(chars)
-            if next(records, None) != names:
-                raise ValueError("header")  # tableschema reports this row by row: let it
-            for record in records:
-                if len(record) != width:
-                    break
-                row = build(record)
-                yield row
-                done += 1
-            else:
-                return
-    except Exception:
-        pass  # the original iterator re-reads up to here and decides (a value, or its error)
-    for row in itertools.islice(fallback, done, None):
-        if strip:
-            _strip_all(row)
-        yield row

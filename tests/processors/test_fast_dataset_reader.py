@@ -66,7 +66,7 @@ def test_any_dataset_same_rows(tmp_path_factory: pytest.TempPathFactory, monkeyp
     fast, used = _read(path, True, monkeypatch)
     assert fast == plain
     if not isinstance(plain, tuple):
-        assert used == "_rows"  # ours, not datapackage's iterator, did the reading
+        assert used == "typed_rows"  # ours, not datapackage's iterator, did the reading
 
 
 def test_typical_dataset_uses_the_reader(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +77,7 @@ def test_typical_dataset_uses_the_reader(tmp_path: Any, monkeypatch: pytest.Monk
     fast, used = _read(path, True, monkeypatch)
     assert fast == plain and len(fast[0]) == 500
     assert "'name': 'n1'" in fast[0][1]  # stripped, as load strips
-    assert used == "_rows"
+    assert used == "typed_rows"
 
 
 def _edit(csv_path: str, row: int, column: int, value: str) -> None:
