@@ -53,7 +53,7 @@ def _key_expression(spec: str) -> str | None:
     except ValueError:
         return None
     parts = []
-    for literal, name, format_spec, conversion in parsed:
+    for i, (literal, name, format_spec, conversion) in enumerate(parsed):
         if literal:
             parts.append(repr(literal))
         if name is None:
@@ -62,7 +62,10 @@ def _key_expression(spec: str) -> str | None:
                 or "{" in (format_spec or ""):
             return None
         value = "number" if name == "#" else f"row[{name!r}]"
-        parts.append(f"format({value}, {format_spec or ''!r})")
+        if format_spec:
+            parts.append(f"format({value}, {format_spec!r})")
+        else:  # format(v, "") of a str is the str itself
+            parts.append(f"(k{i} if type(k{i} := {value}) is str else format(k{i}, ''))")
     return " + ".join(parts) if parts else "''"
 
 
@@ -77,9 +80,11 @@ def _compile_indexer(key_of: Any, key_expr: str | None, plan: list[tuple[str, st
                      full_outer: bool, key_list: list[str]) -> Any:
     """``index_rows(resource, db, used)``: the indexer loop for one join, as straight-line code."""
     namespace: dict[str, Any] = {"key_of": key_of, "KEYS": key_list}
+    numbered = key_expr is None or "number" in key_expr
     lines = ["def index_rows(resource, db, used):",
              "    get = db.get",
-             "    for number, row in enumerate(resource, start=1):",
+             "    for number, row in enumerate(resource, start=1):" if numbered else
+             "    for row in resource:",
              f"        key = {key_expr or 'key_of(row, number)'}",
              "        current = get(key)",
              "        if current is None:",
@@ -87,8 +92,8 @@ def _compile_indexer(key_of: Any, key_expr: str | None, plan: list[tuple[str, st
     for i, (field, name, aggregate) in enumerate(plan):
         namespace[f"f{i}"] = AGGREGATORS[aggregate].func
         if aggregate == "count":
-            lines += [f"        c = current.get({field!r})",
-                      f"        current[{field!r}] = c + 1 if c is not None else 1"]
+            # dataflows' "curr + 1 if curr is not None else 1": a count is never None here.
+            lines.append(f"        current[{field!r}] = current.get({field!r}, 0) + 1")
             continue
         inline = _INLINE.get(aggregate)
         update = f"(({inline}) if c is not None else v)" if inline else f"f{i}(c, v)"

@@ -141,8 +141,9 @@ def test_key_expression() -> None:
     """Plain-name templates compile to concatenations; anything else keeps str.format."""
     from dataflows_factory.processors.join import _key_expression
 
-    assert _key_expression("{k}") == "format(row['k'], '')"
-    assert _key_expression("{#}:{k:>3}") == "format(number, '') + ':' + format(row['k'], '>3')"
+    assert _key_expression("{k}") == "(k0 if type(k0 := row['k']) is str else format(k0, ''))"
+    assert _key_expression("{#}:{k:>3}") == \
+        "(k0 if type(k0 := number) is str else format(k0, '')) + ':' + format(row['k'], '>3')"
     assert _key_expression("") == "''"
     for spec in ("{k!r}", "{k.upper}", "{k[0]}", "{}", "{0}", "{k:{w}}", "{"):
         assert _key_expression(spec) is None
