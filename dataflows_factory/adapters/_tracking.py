@@ -7,9 +7,10 @@ dataflows reports none of this for errors raised while rows stream (it wraps err
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from dataflows.base.datastream_processor import DataStreamProcessor
@@ -35,9 +36,19 @@ class RowTracker:
 
     def __init__(self, ignore: tuple[str, ...] = ()) -> None:
         self.processors: list[DataStreamProcessor] = []
-        self.position: dict[int, tuple[str, int]] = {}  # id(processor) -> (resource, row)
+        # id(processor) -> (resource, the count that numbers the rows handed to it)
+        self.counters: dict[int, tuple[str, itertools.count[int]]] = {}
         self._ignore = ignore  # qualname prefixes of the executor's own function steps
         self._by_file: dict[str, DataStreamProcessor] = {}
+
+    def row_of(self, key: int) -> tuple[str | None, int | None]:
+        """The resource and the 1-based number of the last row handed to processor ``key``."""
+        if key not in self.counters:
+            return None, None
+        name, numbers = self.counters[key]
+        # count(n) is about to give n: n - 1 numbers were taken, one per row handed on.
+        taken = int(repr(numbers)[len("count("):-1]) - 1
+        return (name, taken) if taken > 0 else (None, None)
 
     def install(self, last: Any) -> None:
         """Walk the chain back from its last processor and count the function steps' input."""
@@ -65,14 +76,12 @@ class RowTracker:
         key = id(processor)
 
         def counted(resource: ResourceWrapper, original: Any = original) -> Any:
-            name = resource.res.name
-
-            def rows() -> Iterator[Any]:
-                for number, row in enumerate(resource, start=1):
-                    self.position[key] = (name, number)
-                    yield row
-
-            return original(ResourceWrapper(resource.res, rows()))
+            # Counting in C (no Python frame per row): zip takes the next number, then the
+            # next row; the count's repr tells how many rows were handed on.
+            numbers = itertools.count(1)
+            self.counters[key] = (resource.res.name, numbers)
+            rows = map(itemgetter(1), zip(numbers, resource, strict=False))
+            return original(ResourceWrapper(resource.res, rows))
 
         # An instance attribute wins over the class's method; dataflows looks it up per resource.
         processor.process_resource = counted
@@ -102,7 +111,7 @@ class RowTracker:
                 return owner, None, None
         if found is None:
             return None, None, None
-        resource, row = self.position.get(id(found), (None, None))
+        resource, row = self.row_of(id(found))
         return found, resource, row
 
     def _owner(self, descriptor: Any) -> Any:

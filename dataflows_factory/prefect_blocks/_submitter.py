@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..adapters._isolation import Isolation
 from ..adapters.plan import Plan, StepPlan
 from ..adapters.step import StepResult, dataset_name, step_fingerprint
 from ..errors import FlowExecutionError
@@ -63,9 +64,10 @@ class Submitter:
     """Submits each unit once its upstream units succeeded; never submits below a failure."""
 
     def __init__(self, plan: Plan, factory: Factory, store: Store, force: bool, cache: bool,
-                 translator: PrefectTranslator) -> None:
+                 translator: PrefectTranslator, isolation: Isolation = "process") -> None:
         self.plan, self.factory, self.store = plan, factory, store
         self.force, self.cache, self.translator = force, cache, translator
+        self.isolation = isolation
         context = FlowRunContext.get()
         self.run_id = str(context.flow_run.id) if context and context.flow_run else ""
         self.futures: dict[str, PrefectFuture] = {}  # type: ignore[type-arg]
@@ -102,7 +104,8 @@ class Submitter:
         else:
             prefect_task = prefect_task.with_options(cache_policy=NO_CACHE)
         return prefect_task.submit(self.factory, unit.step.name, self.store, self.force, self.run_id,
-                                   partition=unit.partition, wait_for=wait_for)
+                                   partition=unit.partition, isolation=self.isolation,
+                                   wait_for=wait_for)
 
     def _with_cache(self, prefect_task: Any, unit: Unit) -> Any:
         name, partition = unit.step.name, unit.partition

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from ..adapters._isolation import Isolation, check_isolation
 from ..adapters.step import StepResult
 from ..errors import FactoryError
 from ..factory import Factory, load_factory
@@ -59,6 +60,7 @@ def run_factory(
     force: bool = False,
     cache: bool = True,
     translator: PrefectTranslator | None = None,
+    isolation: Isolation = "process",
 ) -> dict[str, StepResult]:
     """Run a factory's flows as tasks of the current Prefect flow run; return their results.
 
@@ -79,14 +81,21 @@ def run_factory(
     Raises :class:`FactoryRunError` after every runnable flow finished if any failed
     (downstream flows of a failed one are never submitted). ``force`` re-runs every flow;
     ``cache=False`` turns Prefect caching off (the executor still skips unchanged flows).
+
+    ``isolation="process"`` (the default) runs each task's flow in a worker process, so
+    concurrent tasks use separate cores whatever the task runner; ``"thread"`` runs it in
+    the task's own thread. A factory without an import reference (built inside a
+    function) always runs in the task's thread.
     """
+    check_isolation(isolation)
     if FlowRunContext.get() is None:
         raise FactoryError("run_factory() runs inside a Prefect @flow; to run a factory on its own, "
                            "call build_flow(factory)()")
     factory = load_factory(factory)
     target = _store(factory, store)
     plan = factory.plan(select=select, store=target)
-    submitter = Submitter(plan, factory, target, force, cache, translator or PrefectTranslator())
+    submitter = Submitter(plan, factory, target, force, cache, translator or PrefectTranslator(),
+                          isolation)
     results = submitter.run()
     if submitter.failures:
         raise FactoryRunError(factory.name, results, submitter.failures, submitter.not_run)
@@ -108,6 +117,7 @@ def build_flow(
     store: StoreLike = None,
     translator: PrefectTranslator | None = None,
     max_workers: int | None = None,
+    isolation: Isolation = "process",
     **flow_kwargs: Any,
 ) -> Flow:  # type: ignore[type-arg]
     """Compile a factory into a Prefect flow with one task per factory flow (and partition).
@@ -122,13 +132,19 @@ def build_flow(
     ``@flow`` (``retries``, ``log_prints``, ``task_runner``...). The flow function is
     named ``<factory>_flow`` in the caller's module: bind the result to that name to
     ``serve()`` or deploy it by entrypoint.
+
+    ``isolation`` is where each task runs its flow: ``"process"`` (default), a worker
+    process, so independent flows use separate cores; ``"thread"``, the task's thread
+    (see :func:`run_factory`).
     """
+    check_isolation(isolation)
     factory = load_factory(factory)
     factory.plan(select=select, store=_store(factory, store))
     default_select = select if isinstance(select, str) or select is None else ",".join(select)
 
     def run(select: str | None = default_select, force: bool = False) -> dict[str, Any]:
-        results = run_factory(factory, select=select, store=store, force=force, translator=translator)
+        results = run_factory(factory, select=select, store=store, force=force, translator=translator,
+                              isolation=isolation)
         return {flow_name: result.to_dict() for flow_name, result in results.items()}
 
     # serve() and deployments find a flow by module and function name: point them at the

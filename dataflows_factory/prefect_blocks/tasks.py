@@ -1,8 +1,10 @@
 """One Prefect task per factory flow (and per partition): the body calls ``run_step`` only.
 
 :class:`PrefectTranslator` turns a plan step into task options (name, retries, tags); it is
-the one override point. The task body forwards the step executor's log lines to the task
-run's logger and publishes the dataset's resources, row counts and schema as artifacts.
+the one override point. The task body runs the step in a worker process (``isolation``,
+see ``adapters._isolation``: tasks are threads of one process, and flows need the CPU, not
+a share of one GIL), forwards the step executor's log lines to the task run's logger and
+publishes the dataset's resources, row counts and schema as artifacts.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from ..adapters._isolation import Isolation, run_step_isolated
 from ..adapters.plan import StepPlan
-from ..adapters.step import StepResult, run_step
+from ..adapters.step import StepResult
 from ..factory import Factory
 from ..store import Store, redact
 from ._compat import (
@@ -77,16 +80,23 @@ class PrefectTranslator:
 
 def run_flow_task(
     factory: Factory | str, flow: str, store: Store, force: bool, run_id: str,
-    partition: str | None = None,
+    partition: str | None = None, isolation: Isolation = "process",
 ) -> dict[str, Any]:
-    """The body of every task: run one flow (or partition) through the shared executor."""
+    """The body of every task: run one flow (or partition) through the shared executor.
+
+    ``isolation="process"`` runs it in a worker process of a pool shared by the process's
+    tasks (a factory without an import reference runs in this thread); ``"thread"``, here.
+    A failure is raised here either way, as the :class:`FlowExecutionError` of the step.
+    """
     context = TaskRunContext.get()
     # run_count is 1 on the first try and grows with each Prefect retry.
     attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
     logger = get_run_logger()
     with _forward_logs(logger):
-        result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt,
-                          partition=partition)
+        # In a worker process, the step's records are re-emitted in this thread, so the
+        # handler below forwards them alike.
+        result = run_step_isolated(factory, flow, isolation=isolation, store=store, force=force,
+                                   run_id=run_id, attempt=attempt, partition=partition)
     publish_artifacts(result)
     return result.to_dict()
 

@@ -67,6 +67,12 @@ def add_computed_field(*args: Any, resources: Any = None, **kw: Any) -> Callable
             if not matcher.match(resource.res.name):
                 yield resource
             else:
-                yield _row_loop(fields)(resource)
+                yield _rows(_row_loop(fields), resource)
 
     return func
+
+
+def _rows(loop: Callable[[Iterable[Any]], Iterator[Any]], resource: Any) -> Iterator[Any]:
+    # A frame of this module stays on the stack while rows flow (yield from delegates
+    # each row), so an error in an operation is traced to this processor.
+    yield from loop(resource)

@@ -59,10 +59,15 @@ def fragile_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("isolation", ["process", "thread"])
 def test_failing_flow_fails_its_task_after_retries_and_keeps_previous_dataset(fragile_file: Path,
+                                                                               isolation: str,
                                                                                api) -> None:
-    """cities fails 3 times (retries=2) naming flow and processor; downstream never runs."""
-    world_flow = build_flow(load_factory(str(fragile_file)))
+    """cities fails 3 times (retries=2) naming flow and processor; downstream never runs.
+
+    The same in a worker process as in the task's thread: the error comes back unchanged.
+    """
+    world_flow = build_flow(load_factory(str(fragile_file)), isolation=isolation)  # type: ignore[arg-type]
     good = world_flow(return_state=True)
     assert good.is_completed()
     cities_dataset = Path(good.result()["cities"]["dataset_uri"])
