@@ -25,8 +25,10 @@ def render(header: dict[str, str], results: list[dict[str, Any]], cases: dict[st
         f"- machine: {header['machine']}",
         f"- rounds: {header.get('repeat', '1')} (the plan ran that many times, interleaved; "
         "`seconds` is the best round, `rounds` lists every round's seconds; peak RSS is the largest)",
-        "- rows/s = input rows / wall seconds of the whole case (process start-up excluded, "
-        "schema inference included); peak RSS of the case's process tree (ru_maxrss).",
+        "- rows/s = input rows / wall seconds of the whole case (process start-up and library "
+        "imports excluded, schema inference, runner and worker start included); `import s` = "
+        "the imports (`import dataflows` alone is 2-3 s, paid by every dataflows-based line); "
+        "peak RSS of the case's process tree (ru_maxrss).",
         "- `dataflows` = plain dataflows 0.5.12 (`load` with schema cast, `Flow.process()`, "
         "`dump_to_path`); `factory` = the same steps as a factory flow on the local runner with "
         "the fast paths; `plain_factory` = local runner with `DFF_FAST_PATHS=0`; pandas / polars / "
@@ -35,20 +37,22 @@ def render(header: dict[str, str], results: list[dict[str, Any]], cases: dict[st
         "without fast paths; for the pair, `--jobs 1`). `load` = 1-minute load average after the case "
         "(other developers share the machine).",
         "",
-        "| case | rows | implementation | seconds | rows/s | peak RSS MB | ratio | load | rounds |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+        "| case | rows | implementation | seconds | rows/s | peak RSS MB | ratio | load | rounds "
+        "| import s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['case']} | {r['rows']:,} | {r['impl']} | failed: "
-                         f"{r['error'][-120:].replace('|', '/')} | | | | | |")
+                         f"{r['error'][-120:].replace('|', '/')} | | | | | | |")
             continue
         base = _baseline(results, r["case"], r["rows"])
         ratio = f"{base['seconds'] / r['seconds']:.2f}x" if base else ""
         rate = r["rows"] / r["seconds"] * (2 if r["case"] == "pair" else 1)
         rounds = " / ".join("-" if x is None else f"{x:.1f}" for x in r.get("runs", []))
         lines.append(f"| {r['case']} | {r['rows']:,} | {r['impl']} | {r['seconds']:.1f} | "
-                     f"{rate:,.0f} | {r['rss_mb']:.0f} | {ratio} | {r.get('load', '')} | {rounds} |")
+                     f"{rate:,.0f} | {r['rss_mb']:.0f} | {ratio} | {r.get('load', '')} | {rounds} | "
+                     f"{r.get('import_s', '')} |")
     lines += ["", *targets(results)]
     lines += ["", "Cases:", ""]
     lines += [f"- **{k}**: {v}" for k, v in cases.items()]

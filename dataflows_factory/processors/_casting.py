@@ -1,9 +1,17 @@
-"""Pre-compiled per-field casters with exactly ``tableschema``'s results.
+"""Compiled casting with exactly ``tableschema``'s results.
 
 ``Field.cast_value`` costs ~4 µs per value (missing-value scan, type dispatch, constraint
-loop). For the common cases (default formats, no constraints) a caster here checks the
-value's shape first and converts it directly; anything else goes to ``cast_value`` itself,
-so results and errors are always tableschema's own.
+loop). For the common cases (default formats, no constraints) the code generated here keeps
+a value that already has its field's type, and turns a CSV string into its value with the
+very call tableschema makes (or one proved to agree with it); anything else goes to
+``cast_value`` itself, so results and errors are always tableschema's own.
+
+- :func:`fast_schema_validator`: dataflows' ``schema_validator`` (load's cast), one compiled
+  function per schema; for a plain CSV it reads the records itself (:func:`csv_row_reader`).
+- :func:`csv_row_reader`: a generator per schema building each row of a CSV file in one
+  dict display (``{"id": int(a0), "city": a1, ...}``), used for loads and upstream datasets.
+- :func:`row_caster` / :func:`kept`: the in-place cast and the "already cast" test the
+  dumper's compiled writer uses.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from tableschema.exceptions import CastError
 
 from .csv_reader import PlainCSVRows
 
-__all__ = ["compile_casters", "fast_schema_validator", "field_casters", "kept", "record_builder",
+__all__ = ["HandOver", "csv_row_reader", "fast_schema_validator", "field_casters", "kept",
            "row_caster", "strip_all", "strip_fields"]
 
 Caster = Callable[[Any], Any]
@@ -138,12 +146,6 @@ def _not_fast(value: Any) -> Any:
     raise ValueError(value)
 
 
-def compile_casters(schema: Schema, field_names: Iterable[str] | None = None) -> list[tuple[str, Caster]]:
-    """``(name, caster)`` for each field of ``schema`` (or of ``field_names``), in order."""
-    names = None if field_names is None else set(field_names)
-    return [(f.name, _caster(f)[0]) for f in schema.fields if names is None or f.name in names]
-
-
 # Field types whose cast value is never a str: load's stripper has nothing to do there.
 _NEVER_STR = {"integer", "number", "date", "boolean"}
 _WHITESPACE = frozenset(" \t\n\r")
@@ -240,17 +242,6 @@ def _record_items(fields: list[tuple[str, Caster, _Fast | None]], strip: list[st
                 expr = f"strip({expr})"
         items.append(f"{name!r}: {expr}")
     return "{" + ", ".join(items) + "}"
-
-
-def record_builder(fields: list[tuple[str, Caster, _Fast | None]], strip: list[str] | None,
-                   ) -> Callable[[list[str]], dict[str, Any]]:
-    """``record -> row``: the cast (and stripped) row of one CSV record whose values are the
-    fields in schema order, in one expression. It raises where any value needs the exact path."""
-    namespace: dict[str, Any] = {}
-    row = _record_items(fields, strip, namespace)
-    unpack = ", ".join(f"a{i}" for i in range(len(fields))) + ","
-    source = f"def build(record):\n    {unpack} = record\n    return {row}\n"
-    return _compile(source, namespace, "build")  # type: ignore[no-any-return]
 
 
 class HandOver(Exception):

@@ -89,8 +89,9 @@ def _local_path(stream: Any) -> str | None:
 class PlainCSVRows:
     """``stream.iter(keyed=True)`` (given as ``fallback``, not started) for the plain file ``path``.
 
-    Iterating it yields tabulator's keyed rows. :meth:`records` is the same data one step
-    earlier, for a caster that builds typed rows straight from the ``csv`` records.
+    Iterating it yields tabulator's keyed rows. A schema cast that can build typed rows
+    straight from the ``csv`` records (``_casting.fast_schema_validator``) reads ``path``
+    itself and hands over to ``fallback`` the same way.
     """
 
     def __init__(self, stream: Any, fallback: Iterator[dict[str, Any]], path: str) -> None:
