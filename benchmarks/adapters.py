@@ -184,26 +184,31 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def render(rows: int, runs: list[dict[str, Any]], before: str, after: str) -> tuple[str, str]:
+def render(rows: int, runs: list[dict[str, Any]], before: str, after: str,
+           repeat: int = 1) -> tuple[str, str]:
     local = runs[0]
     names = list(local["flows"])
     same = {r["engine"]: all((r["flows"][n]["rows"], r["flows"][n]["content_hash"])
                              == (local["flows"][n]["rows"], local["flows"][n]["content_hash"]) for n in names)
             for r in runs}
     lines = ["# Adapter overhead (issue 6): case (d) on every engine", "",
-             f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {rows:,} city rows; one run per engine, "
-             "in order",
+             f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {rows:,} city rows; "
+             + ("one run per engine, in order" if repeat == 1 else
+                f"{repeat} rounds of every engine, interleaved; each engine's line is its round with "
+                "the least processing time (every round's processing time in `rounds`)"),
              f"- machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
              f"Linux {platform.release()}",
              f"- uptime before: `{before}`", f"- uptime after: `{after}`",
              "- processing = sum of the flows' `StepResult.duration`; span = first flow start to last "
              "flow end; start-up = total wall (process start to exit) - span; % = vs the local runner.",
              "", "| engine | total s | span s | start-up s | processing s | processing vs local | "
-             "span vs local | datasets equal |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+             "span vs local | datasets equal | rounds |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in runs:
+        rounds = " / ".join(f"{x:.1f}" for x in r.get("rounds", [r["processing_s"]]))
         lines.append(f"| {r['engine']} | {r['total_s']:.1f} | {r['span_s']:.1f} | {r['startup_s']:.1f} | "
                      f"{r['processing_s']:.1f} | {r['processing_s'] / local['processing_s'] - 1:+.1%} | "
-                     f"{r['span_s'] / local['span_s'] - 1:+.1%} | {'yes' if same[r['engine']] else 'NO'} |")
+                     f"{r['span_s'] / local['span_s'] - 1:+.1%} | {'yes' if same[r['engine']] else 'NO'} | "
+                     f"{rounds} |")
     lines += ["", "Per flow (duration s; rows; content_hash):", "",
               "| flow | rows | content_hash | " + " | ".join(r["engine"] for r in runs) + " |",
               "|---|---:|---|" + "---:|" * len(runs)]
@@ -214,7 +219,9 @@ def render(rows: int, runs: list[dict[str, Any]], before: str, after: str) -> tu
     lines += ["", "Engine phases (s): " + "; ".join(
         f"{r['engine']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())
         for r in runs if r["phases"]), ""]
-    worst = max(abs(r["processing_s"] / local["processing_s"] - 1) for r in runs[1:])
+    # Overhead is time an adapter adds: an engine running the flows one at a time (no core
+    # shared with a sibling flow) may well process faster than the parallel local runner.
+    worst = max(r["processing_s"] / local["processing_s"] - 1 for r in runs[1:])
     target = ("| adapter overhead: Airflow/Prefect/Dagster processing within 5 % of the local runner on (d) "
               "at 1M rows | " + ", ".join(
                   f"{r['engine']} {r['processing_s'] / local['processing_s'] - 1:+.1%} "
@@ -229,6 +236,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--write", action="store_true", help="write results/adapters.md and RESULTS.md")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every engine, interleaved; each keeps its least processing time")
     parser.add_argument("--child")
     parser.add_argument("--store")
     parser.add_argument("--out")
@@ -239,14 +248,23 @@ def main(argv: list[str]) -> None:
     assert src == cities_path(args.rows)
     before = _uptime()
     work = Path(tempfile.mkdtemp(prefix="dff-bench-adapters-"))
+    engines = args.engines.split(",")
+    best: dict[str, dict[str, Any]] = {}
+    rounds: dict[str, list[float]] = {}
     try:
-        runs = []
-        for engine in args.engines.split(","):
-            runs.append(measure(engine, src, work))
-            print(json.dumps({k: v for k, v in runs[-1].items() if k != "flows"}), flush=True)
+        for round_ in range(args.repeat):
+            folder = work / f"round-{round_}"  # fresh stores: nothing is skipped as unchanged
+            folder.mkdir()
+            for engine in engines:
+                run = measure(engine, src, folder)
+                print(json.dumps({k: v for k, v in run.items() if k != "flows"}), flush=True)
+                rounds.setdefault(engine, []).append(run["processing_s"])
+                if engine not in best or run["processing_s"] < best[engine]["processing_s"]:
+                    best[engine] = run
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text, target = render(args.rows, runs, before, _uptime())
+    runs = [{**best[engine], "rounds": rounds[engine]} for engine in engines]
+    text, target = render(args.rows, runs, before, _uptime(), repeat=args.repeat)
     print(text)
     if args.write:
         RESULTS.write_text(text)
