@@ -18,6 +18,7 @@ import contextlib
 import glob
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -73,9 +74,16 @@ def repair(root: str, flow: str) -> list[str]:
             continue
         shutil.rmtree(kept, ignore_errors=True)
         removed.append(kept)
-    for stale in glob.glob(os.path.join(root, ".staging", f"{flow}-*")):
-        shutil.rmtree(stale, ignore_errors=True)
-        removed.append(stale)
+    # Exactly this flow's folders (``<flow>-<pid>-<random>``, or ``<flow>-<random>`` from
+    # older versions): a glob would also match a partition ``<flow>-01``, whose folder
+    # belongs to a run that may be alive.
+    mine = re.compile(re.escape(flow) + r"-(\d+-)?[^-]+")
+    staging = os.path.join(root, ".staging")
+    for name in sorted(os.listdir(staging)) if os.path.isdir(staging) else ():
+        if mine.fullmatch(name):
+            stale = os.path.join(staging, name)
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
     if removed:
         log.info("flow %r: removed %d leftover(s) of interrupted runs", flow, len(removed))
     return removed

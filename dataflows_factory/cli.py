@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,9 @@ def _handle_errors(command: F) -> F:
                 raise
             _error_line(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
             sys.exit(2)
+        except KeyboardInterrupt:  # Ctrl-C outside a run (while the factory is imported)
+            _error_line("interrupted by SIGINT")
+            sys.exit(128 + signal.SIGINT)
 
     return wrapper  # type: ignore[return-value]
 
@@ -126,6 +130,14 @@ def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, sto
             if debug and result.error.get("traceback"):
                 click.echo(result.error["traceback"], err=True)
             _error_line(result.error["text"])
+    if report.interrupted:
+        finished = sum(1 for name in report.plan if name in report.results
+                       and report.results[name].status in ("succeeded", "skipped"))
+        _error_line(f"run {report.run_id} interrupted by {report.interrupted}: {finished} of "
+                    f"{len(report.plan)} flow(s) finished, nothing published after the signal; "
+                    f"`dff run --resume` runs the rest")
+        # 128 + the signal number, as a shell reports a command that a signal stopped.
+        sys.exit(128 + int(getattr(signal, report.interrupted)))
     sys.exit(0 if report.ok else 1)
 
 

@@ -16,19 +16,16 @@ parts in partition order. Only partitions whose inputs changed run again.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from .adapters.ids import safe_id
 from .errors import FactoryDefinitionError
 
 __all__ = ["Partitions", "dates", "files", "part_dataset", "partition_key", "static"]
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def partition_key(value: str) -> str:
@@ -40,11 +37,7 @@ def partition_key(value: str) -> str:
     >>> partition_key("2026-01-01"), partition_key("raw/sales/eu.csv")
     ('2026-01-01', 'raw_sales_eu.csv-e178dbab')
     """
-    cleaned = _UNSAFE.sub("_", value).strip("._-") or "_"
-    if cleaned == value and len(value) <= 64 and not value.startswith("."):
-        return value
-    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
-    return f"{cleaned[:55]}-{digest}"
+    return safe_id(value, allowed=r"A-Za-z0-9_.-", max_length=64, sep="-", strip="._-", empty="_")
 
 
 def part_dataset(flow: str, partition: str) -> str:

@@ -1,39 +1,39 @@
 """The embedded default orchestrator: runs a plan on this machine, in parallel, cached.
 
-Independent flows run in separate processes (``jobs``, default = cores). A failed flow
-stops only its downstream; every failure is reported. Flows whose fingerprint is unchanged
-are skipped by the step executor. Every run writes a manifest of its step results to
-``<store>/<factory>/_runs/<run_id>.json``.
+The plan's units (flows, partitions' parts, merges) run in worker processes of the one
+pool (``jobs``, default = cores), in the order a :class:`~.adapters.plan.Schedule` allows:
+a failed unit stops only what is below it, and every failure is reported. Flows whose
+fingerprint is unchanged are skipped by the step executor. Every run writes a manifest of
+its step results to ``<store>/<factory>/_runs/<run_id>.json``.
+
+SIGINT (Ctrl-C) or SIGTERM stop the run within about two seconds: running steps stop in
+their workers without publishing, the manifest records the run as interrupted with what
+had finished, and :attr:`RunReport.interrupted` names the signal.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue as queue_module
+import queue
+import signal
 import threading
 import time
-import traceback
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from types import FrameType
 from typing import Any
 
-from .adapters.plan import Plan, StepPlan
-from .adapters.step import FAILED, SKIPPED, SUCCEEDED, StepResult, _now, new_run_id, run_step
-from .errors import FactoryError, FlowExecutionError
+from .adapters import _interrupt
+from .adapters.plan import Plan, Schedule, Unit
+from .adapters.pool import Call, Start, WorkerPool, registered, replay, start_method, worker_reference
+from .adapters.step import FAILED, SKIPPED, SUCCEEDED, StepResult, _now, new_run_id
 from .factory import Factory, load_factory
-from .store import Store, redact
+from .store import Store
 
-__all__ = ["UPSTREAM_FAILED", "RunReport", "run"]
+__all__ = ["INTERRUPTED", "UPSTREAM_FAILED", "RunReport", "run"]
 
 UPSTREAM_FAILED = "upstream_failed"
-
-# Factories of the current run, inherited by forked workers, so a factory defined in a
-# notebook or a test (with no import reference) runs in worker processes too.
-_REGISTRY: dict[str, Factory] = {}
-_PROGRESS: Any = None
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -48,10 +48,13 @@ class RunReport:
     results: dict[str, StepResult] = field(default_factory=dict)
     manifest: str = ""
     plan: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    """The signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), or None."""
 
     @property
     def ok(self) -> bool:
-        return all(r.status in (SUCCEEDED, SKIPPED) for r in self.results.values())
+        return self.interrupted is None and all(
+            r.status in (SUCCEEDED, SKIPPED) for r in self.results.values())
 
     @property
     def failed(self) -> list[StepResult]:
@@ -68,43 +71,10 @@ class RunReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "ok": self.ok,
+            "interrupted": self.interrupted,
             "plan": self.plan,
             "steps": {name: result.to_dict() for name, result in self.results.items()},
         }
-
-
-def _init_worker(progress: Any) -> None:
-    global _PROGRESS
-    _PROGRESS = progress
-
-
-def _report_progress(flow: str, resource: str, rows: int) -> None:
-    if _PROGRESS is not None:
-        _PROGRESS.put((flow, resource, rows))
-
-
-def _worker(key: str, ref: str | None, unit: str, flow: str, partition: str | None, store: Store,
-            force: bool, run_id: str, attempt: int) -> dict[str, Any]:
-    def progress(_flow: str, resource: str, rows: int) -> None:
-        _report_progress(unit, resource, rows)
-
-    try:
-        factory = _REGISTRY.get(key) or load_factory(ref or "")
-        result = run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt,
-                          progress=progress, partition=partition)
-        return result.to_dict()
-    except FlowExecutionError as error:
-        return {"error": {**error.to_dict(), "traceback": redact(traceback.format_exc())}}
-    except Exception as error:
-        # A FactoryError raised while the flow function built its flow (a wrong return
-        # value, a bad table name) is a clear message already; anything else is a bug or an
-        # environment problem. Either way one line; the traceback is kept apart, for --debug.
-        processor = getattr(error, "processor", None) or (
-            "flow function" if isinstance(error, FactoryError) else None)
-        payload = FlowExecutionError(flow, redact(str(error) or repr(error)), processor=processor,
-                                     cause_type=type(error).__name__).to_dict()
-        payload["traceback"] = redact(traceback.format_exc())
-        return {"error": payload}
 
 
 def run(
@@ -135,14 +105,14 @@ def run(
                        store=target.display_url, started_at=_now(), plan=list(plan.names))
     report.manifest = f"{target.runs_url(factory.name)}/{report.run_id}.json"
     jobs = max(1, jobs or os.cpu_count() or 1)
-    key = f"{factory.name}:{id(factory)}"
-    _REGISTRY[key] = factory
-    try:
-        with _Display(plan, show_progress) as display:
-            _Scheduler(plan, factory, key, target, report, jobs, force, display).run()
-    finally:
-        _REGISTRY.pop(key, None)
-    order = [unit.id for unit in _units(plan)]
+    units = plan.units()
+    start = start_method()
+    if start == "spawn" and worker_reference(factory) is None:
+        start = "thread"  # no way for a fresh interpreter to load this factory
+    with registered(factory) as key, _Stop(thread_steps=start == "thread") as stop, \
+            _Display(units, show_progress) as display:
+        _Scheduler(plan, units, factory, key, target, report, jobs, force, display, stop, start).run()
+    order = [unit.id for unit in units]
     report.results = {name: report.results[name] for name in order if name in report.results}
     report.finished_at = _now()
     _write_manifest(target, report)
@@ -178,145 +148,181 @@ def _unfinished(store: Store, plan: Plan) -> list[str]:
     return [name for name in plan.names if name in chosen]
 
 
-@dataclass(frozen=True)
-class _Unit:
-    """One thing to run: a flow, one partition of a flow, or the merge of a flow's parts."""
+class _Stop:
+    """While a run lasts, SIGINT and SIGTERM ask it to stop instead of raising in the middle
+    of the scheduler (only in the main thread, where Python delivers signals)."""
 
-    id: str
-    step: StepPlan
-    partition: str | None
-    deps: tuple[str, ...]
+    def __init__(self, *, thread_steps: bool) -> None:
+        self.signum: int | None = None
+        self.thread_steps = thread_steps
+        self._previous: dict[int, Any] = {}
 
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
 
-def _units(plan: Plan) -> list[_Unit]:
-    """The plan's steps as units; a partitioned step is its parts, then their merge.
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if self.thread_steps:
+            _interrupt.request(signum)  # steps in threads: refuse to publish from now on
 
-    A merge keeps the flow's own name, so downstream units depend on it unchanged.
-    """
-    names = set(plan.names)
-    units: list[_Unit] = []
-    for step in plan.steps:
-        deps = tuple(up for up in step.upstream if up in names)
-        parts = [_Unit(f"{step.name}[{value}]", step, value, deps) for value in step.partitions]
-        units += parts
-        units.append(_Unit(step.name, step, None, tuple(p.id for p in parts) or deps))
-    return units
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if self.thread_steps:
+            _interrupt.reset()
 
 
 class _Scheduler:
-    def __init__(self, plan: Plan, factory: Factory, key: str, store: Store, report: RunReport,
-                 jobs: int, force: bool, display: _Display) -> None:
+    """Feeds ready units to the pool and records what comes back; the plan's Schedule
+    decides what is ready and what a failure blocks."""
+
+    def __init__(self, plan: Plan, units: tuple[Unit, ...], factory: Factory, key: str,
+                 store: Store, report: RunReport, jobs: int, force: bool, display: _Display,
+                 stop: _Stop, start: Start) -> None:
         self.plan, self.factory, self.key, self.store = plan, factory, key, store
         self.report, self.jobs, self.force, self.display = report, jobs, force, display
-        self.units = {unit.id: unit for unit in _units(plan)}
+        self.stop, self.start = stop, start
+        self.schedule = Schedule(units)
+        self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.running: dict[int, Unit] = {}  # ticket -> unit
         self.attempts: dict[str, int] = {}
-        self.waiting: dict[str, float] = {}  # unit -> time it may (re)start
-        self.running: dict[Future[dict[str, Any]], str] = {}
-        self.context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        self.progress = self.context.Queue()
+        self.not_before: dict[str, float] = {}  # unit -> when its retry may start
 
     def run(self) -> None:
-        self.waiting = dict.fromkeys(self.units, 0.0)
-        self.display.follow(self.progress)
-        pool = self._pool()
+        pool = WorkerPool(self.jobs, start=self.start)
         try:
-            while self.waiting or self.running:
+            while not self.schedule.done:
+                if self.stop.signum is not None:
+                    self._interrupt(pool, self.stop.signum)
+                    return
                 self._submit_ready(pool)
-                if not self.running:
-                    if not self.waiting:
-                        break
-                    time.sleep(min(0.2, max(0.0, min(self.waiting.values()) - time.monotonic())))
+                try:
+                    ticket, kind, data = self.events.get(timeout=self._timeout())
+                except queue.Empty:
                     continue
-                done, _ = wait(list(self.running), timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    unit = self.units[self.running.pop(future)]
-                    try:
-                        payload = future.result()
-                    except BrokenProcessPool:
-                        payload = {"error": FlowExecutionError(
-                            unit.step.name,
-                            "the worker process running this flow died (killed or out of memory)",
-                            cause_type="WorkerDied").to_dict()}
-                        pool.shutdown(wait=False, cancel_futures=False)
-                        pool = self._pool()
-                    self._finish(unit, payload)
+                self._handle(ticket, kind, data)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            self.display.stop_following()
+            pool.close()
 
-    def _pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.context,
-                                   initializer=_init_worker, initargs=(self.progress,))
+    def _timeout(self) -> float:
+        waits = [t - time.monotonic() for t in self.not_before.values()]
+        return max(0.0, min([0.1, *waits]))
 
-    def _ready(self, unit: _Unit) -> bool | None:
-        """True: can start; False: wait; None: will never run (an upstream failed).
-
-        Upstream flows outside the selection are not deps: their stored datasets are used.
-        """
-        for upstream in unit.deps:
-            result = self.report.results.get(upstream)
-            if result is None:
-                return False
-            if result.status not in (SUCCEEDED, SKIPPED):
-                return None
-        return True
-
-    def _submit_ready(self, pool: ProcessPoolExecutor) -> None:
+    def _submit_ready(self, pool: WorkerPool) -> None:
         now = time.monotonic()
-        for unit in self.units.values():
-            if unit.id not in self.waiting or len(self.running) >= self.jobs:
+        for unit in self.schedule.ready():
+            if len(self.running) >= self.jobs:
+                return
+            if self.not_before.get(unit.id, 0.0) > now:
                 continue
-            ready = self._ready(unit)
-            if ready is None:
-                del self.waiting[unit.id]
-                self._record(unit, StepResult(
-                    factory=self.plan.factory, flow=unit.step.name, status=UPSTREAM_FAILED,
-                    dataset_uri=unit.step.output, run_id=self.report.run_id, started_at=_now(),
-                    finished_at=_now(), attempt=0, partition=unit.partition))
-                continue
-            if not ready or self.waiting[unit.id] > now:
-                continue
-            del self.waiting[unit.id]
+            self.not_before.pop(unit.id, None)
+            self.schedule.start(unit.id)
             attempt = self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
             self.display.start(unit.id, attempt)
-            future = pool.submit(_worker, self.key, self.plan.factory_ref, unit.id, unit.step.name,
-                                 unit.partition, self.store, self.force, self.report.run_id, attempt)
-            self.running[future] = unit.id
+            call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
+                        store=self.store, force=self.force, run_id=self.report.run_id,
+                        attempt=attempt)
+            self.running[pool.submit(call, self.events)] = unit
 
-    def _finish(self, unit: _Unit, payload: dict[str, Any]) -> None:
+    def _handle(self, ticket: int, kind: str, data: Any) -> None:
+        unit = self.running.get(ticket)
+        if unit is None:
+            return
+        if kind == "progress":
+            self.display.progress_rows(unit.id, data[1])
+        elif kind == "log":
+            replay(data)
+        elif kind == "done":
+            del self.running[ticket]
+            self._finish(unit, data)
+
+    def _finish(self, unit: Unit, payload: dict[str, Any]) -> None:
         attempt = self.attempts[unit.id]
-        if payload.get("error"):
-            if attempt <= unit.step.retries:
-                self.waiting[unit.id] = time.monotonic() + unit.step.retry_delay
-                self.display.retrying(unit.id, attempt, payload["error"]["text"])
-                return
-            result = StepResult(
-                factory=self.plan.factory, flow=unit.step.name, status=FAILED,
-                dataset_uri=unit.step.output, run_id=self.report.run_id, attempt=attempt,
-                error=payload["error"], finished_at=_now(), partition=unit.partition)
-        else:
-            result = StepResult.from_dict(payload)
-        self._record(unit, result)
+        if "result" in payload:
+            self.schedule.finish(unit.id, ok=True)
+            self._record(unit, StepResult.from_dict(payload["result"]))
+            return
+        if "interrupted" in payload and self._run_interrupted():
+            self._record(unit, self._result(unit, INTERRUPTED, attempt, None))
+            return
+        error = payload.get("error") or _interrupted_error(unit, payload.get("interrupted"))
+        if attempt <= unit.step.retries:
+            self.schedule.retry(unit.id)
+            self.not_before[unit.id] = time.monotonic() + unit.step.retry_delay
+            self.display.retrying(unit.id, attempt, error["text"])
+            return
+        self._record(unit, self._result(unit, FAILED, attempt, error))
+        for blocked in self.schedule.finish(unit.id, ok=False):
+            below = self.schedule.units[blocked]
+            self._record(below, self._result(below, UPSTREAM_FAILED, 0, None))
 
-    def _record(self, unit: _Unit, result: StepResult) -> None:
+    def _run_interrupted(self, wait: float = 0.5) -> bool:
+        """Whether this run got a signal; a Ctrl-C reaches the workers and this process at
+        once, so a worker's report may come first: give the handler a moment to run."""
+        deadline = time.monotonic() + wait
+        while self.stop.signum is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.stop.signum is not None
+
+    def _interrupt(self, pool: WorkerPool, signum: int) -> None:
+        """Stop every running step (none publishes), record what finished, drop the rest."""
+        pool.interrupt(signum)
+        self.report.interrupted = signal.Signals(signum).name
+        while self.running:
+            try:
+                ticket, kind, data = self.events.get(timeout=0.5)
+            except queue.Empty:
+                break
+            if kind != "done" or ticket not in self.running:
+                continue
+            unit = self.running.pop(ticket)
+            if "result" in data:  # finished (and published) before the signal
+                self._record(unit, StepResult.from_dict(data["result"]))
+            else:
+                self._record(unit, self._result(unit, INTERRUPTED, self.attempts[unit.id], None))
+        for unit in self.running.values():  # no word from its worker: stopped mid-step
+            self._record(unit, self._result(unit, INTERRUPTED, self.attempts[unit.id], None))
+        self.running.clear()
+        self.schedule.cancel()
+
+    def _result(self, unit: Unit, status: str, attempt: int, error: dict[str, Any] | None
+                ) -> StepResult:
+        return StepResult(factory=self.plan.factory, flow=unit.flow, status=status,
+                          dataset_uri=unit.step.output, run_id=self.report.run_id,
+                          started_at=_now() if status == UPSTREAM_FAILED else "",
+                          finished_at=_now(), attempt=attempt, error=error,
+                          partition=unit.partition)
+
+    def _record(self, unit: Unit, result: StepResult) -> None:
         self.report.results[unit.id] = result
         self.display.finish(unit.id, result)
         _write_manifest(self.store, self.report)
 
 
-class _Display:
-    """Progress bars per flow (rows seen, rows/s), fed by the workers through a queue."""
+def _interrupted_error(unit: Unit, signum: int | None) -> dict[str, Any]:
+    # A worker stopped by a signal of its own (not the run's): a failed try, retried as any.
+    name = signal.Signals(signum).name if signum else "a signal"
+    text = f"flow {unit.flow!r} failed: Interrupted: its worker process received {name}"
+    return {"flow": unit.flow, "processor": None, "position": None, "resource": None, "row": None,
+            "field": None, "type": "Interrupted", "partition": unit.partition,
+            "message": f"its worker process received {name}", "text": text}
 
-    def __init__(self, plan: Plan, enabled: bool | None) -> None:
+
+class _Display:
+    """Progress bars per unit (rows seen, rows/s), fed by the scheduler with workers' events."""
+
+    def __init__(self, units: tuple[Unit, ...], enabled: bool | None) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
-        self.plan = plan
+        self.units = units
         self.tasks: dict[str, Any] = {}
         self.progress: Any = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     def __enter__(self) -> _Display:
         if self.enabled:
@@ -329,7 +335,7 @@ class _Display:
                 console=self.console, transient=False,
             )
             self.progress.start()
-            for unit in _units(self.plan):
+            for unit in self.units:
                 self.tasks[unit.id] = self.progress.add_task(
                     unit.id, flow=unit.id, state="waiting", rate="", total=None, start=False)
         return self
@@ -338,29 +344,12 @@ class _Display:
         if self.progress is not None:
             self.progress.stop()
 
-    def follow(self, source: Any) -> None:
-        if not self.enabled:
-            return
-
-        def pump() -> None:
-            while not self._stop.is_set():
-                try:
-                    flow, _resource, rows = source.get(timeout=0.1)
-                except (queue_module.Empty, EOFError, OSError):
-                    continue
-                task = self.tasks.get(flow)
-                if task is not None:
-                    elapsed = self.progress.tasks[task].elapsed or 0.0
-                    rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-                    self.progress.update(task, completed=rows, rate=rate)
-
-        self._thread = threading.Thread(target=pump, name="dff-progress", daemon=True)
-        self._thread.start()
-
-    def stop_following(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1)
+    def progress_rows(self, unit: str, rows: int) -> None:
+        task = self.tasks.get(unit)
+        if task is not None:
+            elapsed = self.progress.tasks[task].elapsed or 0.0
+            rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+            self.progress.update(task, completed=rows, rate=rate)
 
     def start(self, flow: str, attempt: int) -> None:
         if self.progress is not None:

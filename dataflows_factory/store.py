@@ -250,7 +250,9 @@ class Store:
             os.makedirs(base, exist_ok=True)
         else:
             base = None
-        path = tempfile.mkdtemp(prefix=f"{flow}-", dir=base)
+        # The owner's pid in the name tells people whose it is; the next run of the flow
+        # removes it if its owner was killed (see _locking.repair).
+        path = tempfile.mkdtemp(prefix=f"{flow}-{os.getpid()}-", dir=base)
         try:
             yield path
         finally:

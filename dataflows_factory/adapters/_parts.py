@@ -20,6 +20,7 @@ from .._fingerprint import fingerprint
 from ..errors import FlowExecutionError
 from ..partitions import part_dataset
 from ..store import Store, unversioned
+from ._interrupt import publishing
 
 if TYPE_CHECKING:
     from ..factory import Factory
@@ -98,7 +99,8 @@ def merge_parts(
             json.dump(merged, handle)
         descriptor = _finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,
                                         extra={"partitions": [value for value, _, _ in parts]})
-        store.publish(factory.name, spec.name, staged)
+        with publishing():
+            store.publish(factory.name, spec.name, staged)
     return _result(factory.name, spec.name, SUCCEEDED, uri, descriptor, print_, started, clock,
                    run_id, attempt)
 

@@ -20,7 +20,7 @@ from ..store import Store
 if TYPE_CHECKING:
     from ..factory import Factory
 
-__all__ = ["Plan", "StepPlan", "build_plan"]
+__all__ = ["Plan", "Schedule", "StepPlan", "Unit", "build_plan", "unit_id"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,25 @@ class Plan:
             if any(up in found for up in step.upstream):
                 found.add(step.name)
         return [n for n in self.names if n in found and n != name]
+
+    def units(self) -> tuple[Unit, ...]:
+        """What to run, in a valid order: a flow, or a partitioned flow's parts then their merge.
+
+        The merge keeps the flow's name as its id, so the units downstream depend on it
+        exactly as on an unpartitioned flow. Upstream flows outside the plan are not deps:
+        their stored datasets are read as they are.
+
+        >>> [u.id for u in sales_plan.units()]            # doctest: +SKIP
+        ['sales[raw/eu.csv]', 'sales[raw/us.csv]', 'sales', 'total']
+        """
+        names = set(self.names)
+        units: list[Unit] = []
+        for step in self.steps:
+            deps = tuple(up for up in step.upstream if up in names)
+            parts = [Unit(unit_id(step.name, value), step, value, deps) for value in step.partitions]
+            units += parts
+            units.append(Unit(step.name, step, None, tuple(p.id for p in parts) or deps))
+        return tuple(units)
 
     def select(self, selection: str | Iterable[str] | None) -> Plan:
         """A sub-plan: ``name``, ``+name`` (with upstream), ``name+`` (with downstream), ``tag:x``.
@@ -166,6 +185,101 @@ class Plan:
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.from_dict(json.loads(text))
+
+
+def unit_id(flow: str, partition: str | None = None) -> str:
+    """The id of a unit: ``flow``, or ``flow[value]`` for one partition of it.
+
+    Reports, manifests, progress bars and orchestrator task names all use these ids.
+
+    >>> unit_id("sales"), unit_id("sales", "raw/eu.csv")
+    ('sales', 'sales[raw/eu.csv]')
+    """
+    return flow if partition is None else f"{flow}[{partition}]"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing to run: a flow, one partition of a flow, or the merge of a flow's parts."""
+
+    id: str
+    step: StepPlan
+    partition: str | None
+    deps: tuple[str, ...]  # ids of units of the same plan
+
+    @property
+    def flow(self) -> str:
+        return self.step.name
+
+    @property
+    def is_merge(self) -> bool:
+        """The unit that unites a partitioned flow's parts into its dataset."""
+        return self.step.partitioned and self.partition is None
+
+
+class Schedule:
+    """Which units may start, which are done, and what a failure blocks: no I/O, no clock.
+
+    Every engine that decides the order itself (the local runner, the Prefect adapter,
+    Dagster's multi-flow op) asks a Schedule; engines with native dependencies (Airflow)
+    get the same edges from :meth:`Plan.units`.
+
+    >>> schedule = Schedule(plan.units())                 # doctest: +SKIP
+    >>> [u.id for u in schedule.ready()]
+    ['countries', 'cities']
+    >>> schedule.start("countries"); schedule.finish("countries", ok=False)
+    ['key_metrics', 'publish']                            # blocked: never started
+    """
+
+    def __init__(self, units: Iterable[Unit]) -> None:
+        self.units = {unit.id: unit for unit in units}
+        self.pending: dict[str, Unit] = dict(self.units)
+        self.running: set[str] = set()
+        self.succeeded: set[str] = set()
+        self.failed: set[str] = set()
+        self.blocked: dict[str, str] = {}  # unit id -> the failed unit that blocks it
+
+    @property
+    def done(self) -> bool:
+        return not self.pending and not self.running
+
+    def ready(self) -> list[Unit]:
+        """Units not started whose deps all succeeded, in plan order."""
+        return [u for u in self.pending.values() if all(d in self.succeeded for d in u.deps)]
+
+    def start(self, unit: str) -> Unit:
+        self.running.add(unit)
+        return self.pending.pop(unit)
+
+    def retry(self, unit: str) -> None:
+        """Put a started unit back: it will be ready again."""
+        self.running.discard(unit)
+        self.pending[unit] = self.units[unit]
+
+    def finish(self, unit: str, *, ok: bool) -> list[str]:
+        """Record an outcome; a failure blocks every pending unit below it (returned, in order)."""
+        self.running.discard(unit)
+        self.pending.pop(unit, None)
+        if ok:
+            self.succeeded.add(unit)
+            return []
+        self.failed.add(unit)
+        found = {unit}
+        newly: list[str] = []
+        for candidate in self.units.values():
+            if any(d in found for d in candidate.deps):
+                found.add(candidate.id)
+                if candidate.id in self.pending:
+                    del self.pending[candidate.id]
+                    self.blocked[candidate.id] = self.blocked.get(unit, unit)
+                    newly.append(candidate.id)
+        return newly
+
+    def cancel(self) -> list[str]:
+        """Drop every unit not started yet (an interrupted run); returns their ids."""
+        dropped = list(self.pending)
+        self.pending.clear()
+        return dropped
 
 
 def _terms(selection: str | Iterable[str] | None) -> list[str]:

@@ -33,6 +33,7 @@ from ..flow import DatasetStep, FlowSpec
 from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import DESCRIPTOR, Store, redact
+from ._interrupt import publishing
 from ._tracking import RowTracker, execution_error
 
 __all__ = ["Progress", "StepResult", "dataset_name", "new_run_id", "run_step", "step_fingerprint"]
@@ -150,7 +151,8 @@ def _run_one(
             descriptor = _finish_descriptor(
                 staged, factory.name, flow_name, prepared.fingerprint, run_id, counter.counts,
                 extra={"partition": partition} if partition is not None else None)
-            target.publish(factory.name, dataset, staged)
+            with publishing():  # none after an interruption; a started one completes
+                target.publish(factory.name, dataset, staged)
     result = _result(factory.name, flow_name, SUCCEEDED, uri, descriptor, prepared.fingerprint,
                      started, clock, run_id, attempt, partition)
     log.info("flow %r done: %d rows in %.2fs (%.0f rows/s) -> %s", dataset, result.total_rows,

@@ -1,21 +1,20 @@
 """Pure naming functions: flow -> task id, dataset location -> Asset URI. No Airflow import.
 
-Kept apart from the operator so the ids can be computed (and tested) without Airflow, and
-so every id in a compiled DAG comes from exactly one function.
+Kept apart from the operator so that every id in a compiled DAG comes from exactly one
+function: :func:`~dataflows_factory.adapters.ids.safe_id`, with Airflow's alphabet.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from ..adapters.ids import safe_id
 
 __all__ = ["MAX_ID_LENGTH", "asset_uri", "partition_task_id", "task_id_for"]
 
 # Airflow's KEY_REGEX allows letters, digits, '_', '-' and '.'; ids are at most 250 chars.
 MAX_ID_LENGTH = 250
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def task_id_for(name: str, *, prefix: str = "", max_length: int = MAX_ID_LENGTH) -> str:
@@ -32,12 +31,7 @@ def task_id_for(name: str, *, prefix: str = "", max_length: int = MAX_ID_LENGTH)
     >>> task_id_for("sales report")
     'sales_report_54d4cf70'
     """
-    raw = prefix + name
-    safe = _UNSAFE.sub("_", raw)
-    if safe == raw and 0 < len(raw) <= max_length:
-        return raw
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return f"{safe[: max_length - 9]}_{digest}"
+    return safe_id(prefix + name, allowed=r"A-Za-z0-9_.-", max_length=max_length)
 
 
 def partition_task_id(flow_task_id: str) -> str:

@@ -10,8 +10,9 @@ so a flow's keys are either all its values or all its store keys, never a mix.
 
 from __future__ import annotations
 
-import hashlib
+import sys
 
+from ..adapters.ids import safe_id
 from ..adapters.plan import StepPlan
 from ..errors import FactoryDefinitionError
 from ..partitions import part_dataset, partition_key
@@ -39,9 +40,9 @@ def _store_key(value: str) -> str:
     key = partition_key(value)
     if _usable(key):
         return key
-    # The core keeps dots, so "a...b" is a safe path but not a Dagster key.
-    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
-    return f"{key.replace('.', '_')}-{digest}"
+    # The core keeps dots, so "a...b" is a safe path but not a Dagster key: each dot goes.
+    return safe_id(key, allowed="A-Za-z0-9_-", max_length=sys.maxsize, sep="-", squeeze=False,
+                   digest_of=value)
 
 
 def dagster_partition_keys(step: StepPlan) -> dict[str, str]:

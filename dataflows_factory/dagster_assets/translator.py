@@ -6,11 +6,10 @@ name Dagster sees (asset key parts, op names, tag keys) comes from :func:`dagste
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import re
 from dataclasses import dataclass
 
+from ..adapters.ids import safe_id
 from ..adapters.plan import StepPlan
 from ..flow import FlowSpec
 from ._compat import AssetKey, AssetSpec, code_reference
@@ -19,7 +18,6 @@ from ._partitions import partitions_definition
 __all__ = ["DagsterFactoryTranslator", "FlowAssetData", "dagster_name", "default_asset_key"]
 
 KIND = "dataflows"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 # Dagster tag keys and values are limited to 63 characters; op names have no limit, but
 # the same bound keeps every generated name readable in the UI.
 MAX_NAME = 63
@@ -28,19 +26,17 @@ MAX_NAME = 63
 def dagster_name(text: str, *, max_length: int = MAX_NAME) -> str:
     """A deterministic name Dagster accepts (letters, digits, ``_``) for ``text``.
 
-    Characters Dagster rejects become ``_``; a name longer than ``max_length`` is cut and
-    given a stable hash suffix, so two long names never collapse into one.
+    Each character Dagster rejects becomes ``_``; a name longer than ``max_length`` is cut
+    and given a stable hash suffix, so two long names never collapse into one.
 
     >>> dagster_name("world")
     'world'
     >>> dagster_name("needs-review")
     'needs_review'
     """
-    name = _UNSAFE.sub("_", text) or "_"
-    if len(name) <= max_length:
-        return name
-    digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
-    return f"{name[: max_length - 9]}_{digest}"
+    # Only cut names are hashed, with sha1: the asset keys users already have stay as they are.
+    return safe_id(text, allowed="A-Za-z0-9_", max_length=max_length, empty="_", squeeze=False,
+                   hash_rewrites=False, algorithm="sha1")
 
 
 def default_asset_key(factory: str, flow: str) -> AssetKey:

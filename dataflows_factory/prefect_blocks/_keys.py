@@ -7,19 +7,15 @@ and machines and can be unit-tested without an API.
 from __future__ import annotations
 
 import hashlib
-import re
+import sys
+
+from ..adapters.ids import safe_id
 
 __all__ = ["artifact_key", "cache_key", "python_name", "unit_id"]
-
-_MAX = 60
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")
 
 
 def artifact_key(factory: str, flow: str) -> str:
@@ -28,14 +24,13 @@ def artifact_key(factory: str, flow: str) -> str:
     >>> artifact_key("world", "key_metrics")
     'dff-world-key-metrics'
 
-    Keys longer than 60 characters are truncated with a stable hash suffix, and so are
-    names that only differ by characters the slug drops, which would otherwise collide.
+    Case and ``_`` versus ``-`` are not told apart; any other character Prefect rejects
+    is rewritten, and then, like a key longer than 60 characters, gets a stable hash suffix
+    (of the factory and flow names), so that two flows never share a key.
     """
-    key = _slug(f"dff-{factory}-{flow}")
-    if len(key) > _MAX or key != f"dff-{factory}-{flow}".lower().replace("_", "-"):
-        suffix = _digest(factory, flow)[:8]
-        key = f"{key[:_MAX - 9].rstrip('-')}-{suffix}"
-    return key
+    key = f"dff-{factory}-{flow}".lower().replace("_", "-")
+    return safe_id(key, allowed="a-z0-9", max_length=60, fill="-", sep="-", strip="-", strip_cut=True,
+                   digest_of=f"{factory}\0{flow}")
 
 
 def cache_key(store_url: str, factory: str, flow: str, fingerprint: str, *,
@@ -67,7 +62,8 @@ def unit_id(flow: str, partition: str | None = None) -> str:
 
 def python_name(name: str) -> str:
     """A Python identifier for a flow function named after ``name`` (``"world"`` -> ``"world_flow"``)."""
-    ident = re.sub(r"\W+", "_", name).strip("_") or "factory"
+    ident = safe_id(name, allowed=r"\w", max_length=sys.maxsize, strip="_", empty="factory",
+                    hash_rewrites=False)
     if ident[0].isdigit():
         ident = "_" + ident
     return f"{ident}_flow"

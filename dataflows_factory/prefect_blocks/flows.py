@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..adapters._isolation import Isolation, check_isolation
 from ..adapters.step import StepResult
@@ -22,12 +22,14 @@ from ..store import Store
 from ._compat import Flow, FlowRunContext, ThreadPoolTaskRunner, flow
 from ._keys import python_name
 from ._submitter import Submitter
-from .blocks import FactoryStore
 from .tasks import PrefectTranslator
+
+if TYPE_CHECKING:  # blocks imports this module (DataflowsFactory.run): a block is duck-typed below
+    from .blocks import FactoryStore
 
 __all__ = ["FactoryRunError", "build_flow", "run_factory"]
 
-StoreLike = str | os.PathLike[str] | Store | FactoryStore | None
+StoreLike: TypeAlias = "str | os.PathLike[str] | Store | FactoryStore | None"
 
 
 class FactoryRunError(FactoryError, RuntimeError):
@@ -104,9 +106,9 @@ def run_factory(
 
 def _store(factory: Factory, store: StoreLike) -> Store:
     """A ``FactoryStore`` block, a ``Store``, a path/URL or ``None`` (the factory's own)."""
-    if isinstance(store, FactoryStore):
-        return store.get_store()
-    return store if isinstance(store, Store) else factory.store(store)
+    if store is None or isinstance(store, str | os.PathLike | Store):
+        return factory.store(store)
+    return store.get_store()
 
 
 def build_flow(

@@ -1,0 +1,626 @@
+"""The one worker pool: steps run in warm worker processes, for the local runner and Prefect.
+
+Flows are CPU-bound pure Python, so steps that should run side by side run in worker
+processes, each running one step at a time through :func:`~.step.run_step`. The pool is the
+only place that starts, feeds and stops them:
+
+- **Starting.** ``"fork"`` workers copy the caller (the local runner's CLI process: cheap,
+  and a factory built in a notebook or a test, with no import reference, is inherited).
+  ``"spawn"`` workers are fresh interpreters (``python -c``, not ``multiprocessing``), for
+  callers with threads, where forking is unsafe (Prefect's flow runs): they load the factory
+  by import reference and **never import the caller's ``__main__``**, so a script without an
+  ``if __name__ == "__main__":`` guard is not re-run. ``"thread"`` runs steps in threads of
+  the caller: the fallback where worker processes cannot be used (said once, in a warning).
+- **Talking.** One socket per worker carries the step (a :class:`Call`) one way and its
+  events back: progress, the step executor's log records (re-emitted by the caller, on the
+  logger that emitted them, in the thread that waits) and one ``done`` payload, which is
+  either ``{"result": StepResult dict}`` or ``{"error": FlowExecutionError dict}``: one error
+  payload whatever the engine (:func:`error_payload`).
+- **Stopping.** :meth:`WorkerPool.interrupt` (the caller got SIGINT or SIGTERM) makes every
+  worker raise :class:`~._interrupt.Interrupted` where it stands: no flow publishes after the
+  signal, staging folders are removed, and workers that do not stop in time are killed.
+  A worker whose parent died (``kill -9``, the OOM killer) notices within 0.2 s, stops the
+  same way and exits; a worker that died is reported as such and replaced.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import logging.handlers
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any, Literal
+
+from ..errors import FactoryError, FactoryRefError, FlowExecutionError
+from ..factory import Factory, load_factory
+from ..store import Store, redact
+from . import _interrupt
+
+__all__ = ["Call", "Start", "WorkerPool", "error_payload", "execute", "registered", "start_method"]
+
+Start = Literal["fork", "spawn", "thread"]
+Event = tuple[int, str, Any]
+"""``(ticket, kind, data)``: ``"progress"`` (resource, rows), ``"log"`` (a LogRecord),
+``"done"`` (the payload: ``{"result": ...}``, ``{"error": ...}`` or ``{"interrupted": signum}``)."""
+
+log = logging.getLogger(__name__)
+
+WORKER_DIED = "the worker process running this flow died (killed or out of memory)"
+GRACE_SECONDS = 1.5  # how long an interrupted worker may take to unwind before it is killed
+_PACKAGE_LOGGER = "dataflows_factory"
+
+# Factories of this process by key: fork workers inherit them, so a factory with no import
+# reference (built in a notebook or a test) runs in worker processes too.
+_REGISTRY: dict[str, Factory] = {}
+
+
+@contextlib.contextmanager
+def registered(factory: Factory) -> Iterator[str]:
+    """Register ``factory`` for the workers forked while the block runs; yields its key."""
+    key = f"{factory.name}:{id(factory)}"
+    _REGISTRY[key] = factory
+    try:
+        yield key
+    finally:
+        _REGISTRY.pop(key, None)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a thread of the caller would see of its process when the step is submitted."""
+
+    cwd: str
+    path: tuple[str, ...]
+    environ: dict[str, str]
+    level: int
+
+    @classmethod
+    def capture(cls) -> _Context:
+        return cls(os.getcwd(), tuple(sys.path), dict(os.environ),
+                   logging.getLogger(_PACKAGE_LOGGER).getEffectiveLevel())
+
+    def apply(self) -> None:
+        with contextlib.suppress(OSError):  # a deleted folder: a thread would be there too
+            os.chdir(self.cwd)
+        # The caller's entries first, in its order; then what this worker added (the
+        # folders of factory files it imported).
+        sys.path[:] = [*self.path, *(entry for entry in sys.path if entry not in self.path)]
+        if os.environ != self.environ:
+            os.environ.clear()
+            os.environ.update(self.environ)
+        logging.getLogger(_PACKAGE_LOGGER).setLevel(self.level)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One step for a worker: which flow (or partition), of which factory, where, which try."""
+
+    unit: str
+    flow: str
+    partition: str | None = None
+    ref: str | None = None  # import reference: how a spawned worker finds the factory
+    key: str | None = None  # a registered factory (fork workers and threads)
+    store: Store | None = None
+    force: bool = False
+    run_id: str | None = None
+    attempt: int = 1
+    context: _Context | None = field(default=None, compare=False)
+
+    def factory(self) -> Factory:
+        found = _REGISTRY.get(self.key or "")
+        if found is not None:
+            return found
+        if self.ref is None:
+            raise FactoryRefError(f"flow {self.flow!r}: no import reference to load its factory from")
+        return load_factory(self.ref)
+
+
+def error_payload(flow: str, error: BaseException, partition: str | None = None) -> dict[str, Any]:
+    """A failed step as the one error payload every engine reports: one line, and the
+    traceback kept apart (for ``--debug``), both without credentials."""
+    if not isinstance(error, FlowExecutionError):
+        # A FactoryError raised while the flow function built its flow (a wrong return
+        # value, a bad table name) is a clear message already; anything else is a bug or an
+        # environment problem. Either way one line naming the flow.
+        processor = getattr(error, "processor", None) or (
+            "flow function" if isinstance(error, FactoryError) else None)
+        error = FlowExecutionError(flow, redact(str(error) or repr(error)), processor=processor,
+                                   cause_type=type(error).__name__, partition=partition)
+    elif partition is not None and error.partition is None:
+        error = error.in_partition(partition)
+    payload = error.to_dict()
+    payload["traceback"] = redact("".join(traceback.format_exception(error if error.__traceback__
+                                                                     else error.__cause__ or error)))
+    return payload
+
+
+def as_error(payload: dict[str, Any]) -> FlowExecutionError:
+    """The :class:`FlowExecutionError` an error payload describes."""
+    return FlowExecutionError(
+        payload["flow"], payload["message"], processor=payload.get("processor"),
+        position=payload.get("position"), resource=payload.get("resource"), row=payload.get("row"),
+        field=payload.get("field"), cause_type=payload.get("type"), partition=payload.get("partition"))
+
+
+def execute(call: Call, progress: Callable[[str, str, int], None] | None = None) -> dict[str, Any]:
+    """Run ``call`` here and now; the ``done`` payload (a failure is a payload, not raised)."""
+    from .step import run_step
+
+    try:
+        result = run_step(call.factory(), call.flow, store=call.store, force=call.force,
+                          run_id=call.run_id, attempt=call.attempt, progress=progress,
+                          partition=call.partition)
+    except Exception as error:
+        return {"error": error_payload(call.flow, error, call.partition)}
+    return {"result": result.to_dict()}
+
+
+def start_method(factory: Factory | None = None) -> Start:
+    """``"fork"`` for a single-threaded POSIX caller, else ``"spawn"``; ``"thread"`` when
+    ``$DFF_WORKERS=thread``."""
+    if os.environ.get("DFF_WORKERS", "").strip().lower() == "thread":
+        return "thread"
+    if hasattr(os, "fork") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+# -- the pool (in the calling process) --------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the parent's end of its socket."""
+
+    def __init__(self, conn: Connection, pid: int, process: subprocess.Popen[bytes] | None) -> None:
+        self.conn, self.pid, self.process = conn, pid, process
+        self.ticket: int | None = None
+        self.call: Call | None = None
+
+    def reap(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+        else:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(self.pid, 0)
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signum)
+
+
+class WorkerPool:
+    """Up to ``size`` worker processes; each :meth:`submit` returns a ticket whose events go
+    to the queue given with it.
+
+    >>> pool = WorkerPool(2, start="spawn")                        # doctest: +SKIP
+    >>> events = queue.SimpleQueue()
+    >>> ticket = pool.submit(Call("cities", "cities", ref="world/factory.py"), events)
+    >>> events.get()                                               # (ticket, "log", record) ...
+    """
+
+    def __init__(self, size: int, *, start: Start = "spawn") -> None:
+        self.size = max(1, size)
+        self.start = start
+        self._tickets = itertools.count(1)
+        self._lock = threading.RLock()
+        self._workers: list[_Worker] = []
+        self._pending: deque[tuple[int, Call, queue.SimpleQueue[Event]]] = deque()
+        self._events: dict[int, queue.SimpleQueue[Event]] = {}
+        self._closed = False
+        self._stopping = False
+        self._reader: threading.Thread | None = None
+
+    # -- public --------------------------------------------------------------------------------
+
+    def submit(self, call: Call, events: queue.SimpleQueue[Event]) -> int:
+        ticket = next(self._tickets)
+        if self.start == "thread":
+            threading.Thread(target=self._run_in_thread, args=(ticket, call, events),
+                             name=f"dff-step-{call.unit}", daemon=True).start()
+            return ticket
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+            self._events[ticket] = events
+            self._pending.append((ticket, call, events))
+            self._dispatch()
+            if self._reader is None:
+                self._reader = threading.Thread(target=self._read, name="dff-workers", daemon=True)
+                self._reader.start()
+        return ticket
+
+    def cancel(self, ticket: int) -> None:
+        """Stop one step: dropped if it has not started, interrupted (no publish) if it has."""
+        with self._lock:
+            for item in list(self._pending):
+                if item[0] == ticket:
+                    self._pending.remove(item)
+                    item[2].put((ticket, "done", {"interrupted": signal.SIGTERM}))
+                    return
+            for worker in self._workers:
+                if worker.ticket == ticket:
+                    worker.signal(signal.SIGTERM)
+
+    def interrupt(self, signum: int = signal.SIGTERM) -> None:
+        """Stop every step now (the caller was interrupted) and close the pool.
+
+        Running steps raise :class:`~._interrupt.Interrupted` in their workers and report
+        ``{"interrupted": signum}``; steps not started report the same; a worker still alive
+        after :data:`GRACE_SECONDS` is killed.
+        """
+        with self._lock:
+            self._stopping = True
+            pending, self._pending = list(self._pending), deque()
+            workers = list(self._workers)
+        for ticket, _call, events in pending:
+            events.put((ticket, "done", {"interrupted": signum}))
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._workers:
+                    break
+            time.sleep(0.02)
+        with self._lock:
+            left = list(self._workers)
+        for worker in left:
+            worker.signal(signal.SIGKILL)
+        self.close()
+
+    def close(self) -> None:
+        """Let idle workers exit; kill none that still runs a step (they finish first)."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                if worker.ticket is None:
+                    worker.conn.send(None)
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=GRACE_SECONDS + 5)
+        for worker in workers:
+            worker.reap()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _run_in_thread(self, ticket: int, call: Call, events: queue.SimpleQueue[Event]) -> None:
+        def progress(_flow: str, resource: str, rows: int) -> None:
+            events.put((ticket, "progress", (resource, rows)))
+
+        try:
+            payload = execute(call, progress)
+        except _interrupt.Interrupted as stopped:
+            payload = {"interrupted": stopped.signum}
+        events.put((ticket, "done", payload))
+
+    def _dispatch(self) -> None:
+        """Hand pending steps to idle workers, starting workers up to ``size`` (lock held)."""
+        while self._pending:
+            worker = next((w for w in self._workers if w.ticket is None), None)
+            if worker is None:
+                if len(self._workers) >= self.size:
+                    return
+                worker = self._spawn()
+                self._workers.append(worker)
+            ticket, call, _events = self._pending.popleft()
+            worker.ticket, worker.call = ticket, call
+            try:
+                worker.conn.send((ticket, call))
+            except OSError:
+                worker.ticket = worker.call = None
+                self._pending.appendleft((ticket, call, _events))
+                self._lost(worker)
+
+    def _spawn(self) -> _Worker:
+        parent_end, child_end = socket.socketpair()
+        if self.start == "fork":
+            siblings = [w.conn for w in self._workers]
+            pid = os.fork()
+            if pid == 0:  # the worker
+                code = 0
+                try:
+                    parent_end.close()
+                    for conn in siblings:
+                        with contextlib.suppress(OSError):
+                            conn.close()
+                    _serve(Connection(child_end.detach()), os.getppid())
+                except BaseException:
+                    code = 1
+                finally:
+                    os._exit(code)
+            process = None
+        else:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from dataflows_factory.adapters.pool import main; main()",
+                 str(child_end.fileno()), str(os.getpid())],
+                pass_fds=(child_end.fileno(),), env=_worker_env(), close_fds=True)
+            pid = process.pid
+        child_end.close()
+        return _Worker(Connection(parent_end.detach()), pid, process)
+
+    def _read(self) -> None:
+        """Routes each worker's events to the queue of its step; notices dead workers."""
+        while True:
+            with self._lock:
+                conns = {w.conn: w for w in self._workers}
+                if self._closed and not conns:
+                    return
+            if not conns:
+                time.sleep(0.05)
+                continue
+            for conn in wait(list(conns), timeout=0.1):
+                worker = conns[conn]  # type: ignore[index]
+                try:
+                    message = worker.conn.recv()
+                except (EOFError, OSError):
+                    self._lost(worker)
+                    continue
+                except Exception as error:  # a record or result that could not be unpickled
+                    message = ("log", worker.ticket, _unreadable(error))
+                self._route(worker, *message)
+
+    def _route(self, worker: _Worker, kind: str, ticket: int, data: Any) -> None:
+        events = self._events.get(ticket)
+        if events is None:
+            return
+        if kind != "done":
+            events.put((ticket, kind, data))
+            return
+        with self._lock:
+            self._events.pop(ticket, None)
+            worker.ticket = worker.call = None
+            if self._closed or self._stopping:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+            else:
+                self._dispatch()
+        events.put((ticket, "done", data))
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's socket closed: it exited or died; fail its step, replace it if needed."""
+        with self._lock:
+            if worker not in self._workers:
+                return
+            self._workers.remove(worker)
+            ticket, call = worker.ticket, worker.call
+            events = self._events.pop(ticket, None) if ticket is not None else None
+            stopping = self._stopping
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        worker.reap()
+        if events is not None and call is not None:
+            if stopping:
+                payload: dict[str, Any] = {"interrupted": signal.SIGTERM}
+            else:
+                payload = {"error": FlowExecutionError(
+                    call.flow, WORKER_DIED, cause_type="WorkerDied", partition=call.partition
+                ).to_dict()}
+            events.put((ticket, "done", payload))  # type: ignore[arg-type]
+        with self._lock:
+            if not self._closed and not self._stopping:
+                self._dispatch()
+
+
+def _unreadable(error: Exception) -> logging.LogRecord:
+    return logging.makeLogRecord({"name": _PACKAGE_LOGGER, "levelno": logging.WARNING,
+                                  "levelname": "WARNING",
+                                  "msg": f"a worker sent a message that could not be read: {error}"})
+
+
+def _worker_env() -> dict[str, str]:
+    # The worker must import this package even when the caller found it through sys.path
+    # (a source checkout) rather than an installation.
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# -- the worker side ----------------------------------------------------------------------------
+
+
+class _Ship(logging.Handler):
+    """Sends each record (message formatted, arguments dropped) to the parent."""
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.send = send
+        self.ticket: int | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            prepared = logging.handlers.QueueHandler.prepare(self, record)  # type: ignore[arg-type]
+            self.send(("log", self.ticket, prepared))
+        except Exception:
+            self.handleError(record)
+
+
+def main() -> None:
+    """Entry point of a spawned worker: ``python -c ... FD PARENT_PID``."""
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    code = 0
+    try:
+        _serve(Connection(fd), parent)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def _serve(conn: Connection, parent: int) -> None:
+    """Run the steps the parent sends, one at a time, until it sends None or goes away."""
+    _interrupt.reset()
+    _interrupt.install_handlers()
+    lock = threading.Lock()
+
+    def send(message: Any) -> None:
+        with lock:
+            conn.send(message)
+
+    ship = _Ship(send)
+    logger = logging.getLogger(_PACKAGE_LOGGER)
+    logger.handlers = [ship]  # inherited (forked) handlers would print a second copy
+    logger.propagate = False
+    threading.Thread(target=_watch_parent, args=(parent,), name="dff-parent-watch",
+                     daemon=True).start()
+    from . import step  # noqa: F401  (a spawned worker imports dataflows while it waits)
+
+    ticket: int | None = None
+    try:
+        while True:
+            _interrupt.check()
+            message = conn.recv()
+            if message is None:
+                return
+            ticket, call = message
+            ship.ticket = ticket
+            if call.context is not None:
+                call.context.apply()
+
+            def progress(_flow: str, resource: str, rows: int, ticket: int = ticket) -> None:
+                send(("progress", ticket, (resource, rows)))
+
+            payload = execute(call, progress)
+            send(("done", ticket, payload))
+            ticket = ship.ticket = None
+    except _interrupt.Interrupted as stopped:
+        if ticket is not None:
+            with contextlib.suppress(Exception):
+                send(("done", ticket, {"interrupted": stopped.signum}))
+    except (EOFError, OSError):
+        return
+
+
+def _watch_parent(parent: int) -> None:
+    """Stop this worker when its parent is gone (``kill -9``, OOM): no publish, then exit."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    _interrupt.request(0)
+    with contextlib.suppress(OSError):
+        os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE_SECONDS)
+    os._exit(1)
+
+
+# -- one step, waited for in the calling thread (orchestrators whose tasks are threads) ---------
+
+_SHARED: dict[str, WorkerPool | None] = {"pool": None}
+_SHARED_LOCK = threading.Lock()
+_WARNED: set[str] = set()
+
+
+def shared_pool() -> WorkerPool:
+    """This process's pool for orchestrator tasks: spawned workers, one per core."""
+    with _SHARED_LOCK:
+        pool = _SHARED["pool"]
+        if pool is None:
+            pool = _SHARED["pool"] = WorkerPool(os.cpu_count() or 1, start="spawn")
+        return pool
+
+
+@atexit.register
+def _close_shared() -> None:
+    with _SHARED_LOCK:
+        pool, _SHARED["pool"] = _SHARED["pool"], None
+    if pool is not None:
+        pool.close()
+
+
+def _after_fork_in_child() -> None:
+    # A process forked from this one (a local runner's worker) must not use its parent's pool.
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    _SHARED["pool"] = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _warn_once(key: str, message: str, *args: Any) -> None:
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(message, *args)
+
+
+def worker_reference(factory: Factory | str) -> str | None:
+    """The import reference a spawned worker can load ``factory`` from, or None (then the
+    step runs in the calling thread: a factory with no reference, or one defined in the
+    script being run, which a worker could only load by running that script again)."""
+    if isinstance(factory, str):
+        return factory
+    try:
+        ref = factory.get_ref()
+    except FactoryRefError:
+        log.info("factory %r has no import reference (it is not a module-level name of a module "
+                 "or file): its flows run in the calling thread, not in a worker process",
+                 factory.name)
+        return None
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    target = ref.rpartition(":")[0] if ref.count(":") and not ref.endswith(".py") else ref
+    if main_file and os.path.abspath(target) == os.path.abspath(main_file):
+        _warn_once(f"main:{factory.name}",
+                   "factory %r is defined in the script being run (%s): a worker process could load "
+                   "it only by running the script again, so its flows run in threads of this "
+                   "process; move the factory into a module of its own to use worker processes",
+                   factory.name, main_file)
+        return None
+    return ref
+
+
+def run_in_worker(call: Call) -> dict[str, Any]:
+    """Run ``call`` in the shared pool and wait here, re-emitting its log records in this
+    thread; falls back to this thread (one warning) when worker processes cannot start."""
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    try:
+        pool = shared_pool()
+        ticket = pool.submit(replace_context(call), events)
+    except (OSError, RuntimeError, ValueError) as error:
+        _warn_once("spawn", "worker processes cannot be started here (%s): flows run in threads "
+                   "of this process", error)
+        return execute(call)
+    try:
+        while True:
+            try:
+                # A short timeout: an orchestrator's timeout or cancellation interrupts
+                # this thread only between two waits.
+                _ticket, kind, data = events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if kind == "log":
+                replay(data)
+            elif kind == "done":
+                return dict(data)
+    except BaseException:
+        # Interrupted (a task timeout, a cancellation): the step stops in its worker,
+        # publishing nothing.
+        pool.cancel(ticket)
+        raise
+
+
+def replace_context(call: Call) -> Call:
+    return replace(call, context=_Context.capture())
+
+
+def replay(record: logging.LogRecord) -> None:
+    """Emit a worker's record here, as if this thread had logged it."""
+    # Handlers that forward one thread's records (orchestrator task loggers) filter on
+    # the thread id: the record now comes from this thread.
+    record.thread, record.threadName = threading.get_ident(), threading.current_thread().name
+    logger = logging.getLogger(record.name)
+    if logger.isEnabledFor(record.levelno):
+        logger.handle(record)

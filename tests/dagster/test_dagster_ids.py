@@ -1,0 +1,136 @@
+"""Dagster names and partition keys are the ids they have always been."""
+
+from __future__ import annotations
+
+from dataflows_factory.dagster_assets import dagster_name
+from dataflows_factory.dagster_assets._partitions import _store_key
+
+# Computed with the sanitizer before adapters.ids.safe_id replaced it (see tests/test_ids.py):
+# asset keys and partition keys already in users' Dagster instances must never change.
+# dagster_name(name): asset key parts, group names, op names, tag keys
+DAGSTER_NAMES = {
+    "key_metrics": "key_metrics",
+    "world": "world",
+    "a": "a",
+    "World": "World",
+    "UPPER_case": "UPPER_case",
+    "sales report": "sales_report",
+    "sales  report": "sales__report",
+    "sales_report": "sales_report",
+    "sales-report": "sales_report",
+    "sales.report": "sales_report",
+    "a..b": "a__b",
+    "a...b": "a___b",
+    "....": "____",
+    ".hidden": "_hidden",
+    "trailing.": "trailing_",
+    "_x": "_x",
+    "x_": "x_",
+    "-x": "_x",
+    "x-": "x_",
+    "raw/eu.csv": "raw_eu_csv",
+    "raw/sales/eu.csv": "raw_sales_eu_csv",
+    "raw\\eu.csv": "raw_eu_csv",
+    "../../etc/passwd": "______etc_passwd",
+    "2026-01-01": "2026_01_01",
+    "flow@key": "flow_key",
+    "a|b": "a_b",
+    "a, b": "a__b",
+    "[x]": "_x_",
+    "tab\there": "tab_here",
+    "new\nline": "new_line",
+    " padded ": "_padded_",
+    "café": "caf_",
+    "naïve résumé": "na_ve_r_sum_",
+    "Straße": "Stra_e",
+    "İstanbul": "_stanbul",
+    "日本語": "___",
+    "emoji 🚀": "emoji__",
+    "": "_",
+    " ": "_",
+    "_": "_",
+    "-": "_",
+    ".": "_",
+    "x" * 51: "x" * 51,
+    "x" * 54: "x" * 54,
+    "x" * 55: "x" * 55,
+    "x" * 63: "x" * 63,
+    "x" * 64: "x" * 54 + "_bb2fa3ee",
+    "x" * 65: "x" * 54 + "_78c741dd",
+    "x" * 250: "x" * 54 + "_c37ef17c",
+    "x" * 251: "x" * 54 + "_a53812fb",
+    "x" * 300 + "a": "x" * 54 + "_c4f30d36",
+    "x" * 300 + "b": "x" * 54 + "_2fcdf5bb",
+    "a-" * 40: "a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a_a__93992089",
+    "raw/" + "d" * 60 + ".csv": "raw_" + "d" * 50 + "_e1e00c78",
+    "v" * 50 + "...z": "v" * 50 + "___z",
+}
+
+# _store_key(name): Dagster partition keys of flows with a value Dagster rejects
+STORE_KEYS = {
+    "key_metrics": "key_metrics",
+    "world": "world",
+    "a": "a",
+    "World": "World",
+    "UPPER_case": "UPPER_case",
+    "sales report": "sales_report-54d4cf70",
+    "sales  report": "sales_report-a8d4700d",
+    "sales_report": "sales_report",
+    "sales-report": "sales-report",
+    "sales.report": "sales.report",
+    "a..b": "a..b",
+    "a...b": "a___b-eaf7617e",
+    "....": "_-dfa34768",
+    ".hidden": "hidden-16924190",
+    "trailing.": "trailing-44c12a4e",
+    "_x": "x-a01e47cb",
+    "x_": "x-3e16f53f",
+    "-x": "x-a4209624",
+    "x-": "x-c8b60efc",
+    "raw/eu.csv": "raw_eu.csv-4563bbe8",
+    "raw/sales/eu.csv": "raw_sales_eu.csv-e178dbab",
+    "raw\\eu.csv": "raw_eu.csv-588d2c35",
+    "../../etc/passwd": "etc_passwd-3754d6cb",
+    "2026-01-01": "2026-01-01",
+    "flow@key": "flow_key-d7130399",
+    "a|b": "a_b-0eab8a0a",
+    "a, b": "a_b-4a479db6",
+    "[x]": "x-225893dd",
+    "tab\there": "tab_here-5b876593",
+    "new\nline": "new_line-58fb6729",
+    " padded ": "padded-fcbb3c58",
+    "café": "caf-850f7dc4",
+    "naïve résumé": "na_ve_r_sum-4681baf4",
+    "Straße": "Stra_e-58a3778c",
+    "İstanbul": "stanbul-24ec8f72",
+    "日本語": "_-77710aed",
+    "emoji 🚀": "emoji-7bc2d225",
+    "": "_-e3b0c442",
+    " ": "_-36a9e7f1",
+    "_": "_",
+    "-": "_-3973e022",
+    ".": "_-cdb4ee2a",
+    "x" * 51: "x" * 51,
+    "x" * 54: "x" * 54,
+    "x" * 55: "x" * 55,
+    "x" * 63: "x" * 63,
+    "x" * 64: "x" * 64,
+    "x" * 65: "x" * 55 + "-9537c5fd",
+    "x" * 250: "x" * 55 + "-086d4a1c",
+    "x" * 251: "x" * 55 + "-90d738c3",
+    "x" * 300 + "a": "x" * 55 + "-f5e724b7",
+    "x" * 300 + "b": "x" * 55 + "-2cb994e1",
+    "a-" * 40: "a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-186c7a79",
+    "raw/" + "d" * 60 + ".csv": "raw_" + "d" * 51 + "-c4f9cfcf",
+    "v" * 50 + "...z": "v" * 50 + "___z-415a89c9",
+}
+
+
+def test_dagster_names_are_pinned() -> None:
+    """Asset key parts, group, op and tag names are what they were for every corpus name."""
+    assert {name: dagster_name(name) for name in DAGSTER_NAMES} == DAGSTER_NAMES
+
+
+def test_store_partition_keys_are_pinned() -> None:
+    """A flow's Dagster partition keys, when its values are not usable as keys, are what they were."""
+    assert {name: _store_key(name) for name in STORE_KEYS} == STORE_KEYS
