@@ -6,6 +6,9 @@ orchestrator's tests run in their own session; ``nox`` with no arguments runs th
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -16,11 +19,34 @@ nox.options.sessions = ["lint", "core", "airflow", "prefect", "dagster"]
 PYTHON = "3.11"
 
 
-def install(session: nox.Session, *extras: str) -> None:
-    session.install("-e", f".[{','.join(('dev', *extras))}]")
+def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> None:
+    """Install the package (editable) with the dev extra, ``extras`` and the requirements ``also``.
+
+    Skipped when the environment was installed from this very pyproject.toml and these
+    arguments: even with every package cached, uv re-resolves against the index each time
+    (15-30 s a session). The stamp lives inside the environment, so a fresh clone or a
+    recreated environment always installs.
+    """
+    commands = [["-e", f".[{','.join(('dev', *extras))}]"]]
+    if also:
+        commands.append(list(also))
     # tableschema-sql still pulls the old `tabulator`, which shares its module with
     # dataflows-tabulator; uv unpacks in parallel, so make sure the right one wins.
-    session.install("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator")
+    commands.append(["--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"])
+    key = hashlib.sha256(Path("pyproject.toml").read_bytes() + repr(commands).encode()).hexdigest()
+    venv = Path(session.virtualenv.location)
+    stamp = venv / ".dff-installed"
+    if stamp.is_file() and stamp.read_text() == key:
+        session.log("environment up to date with pyproject.toml: nothing to install")
+        return
+    for command in commands:
+        session.install(*command)
+    # uv writes no .pyc files, and where PYTHONDONTWRITEBYTECODE is set (as on our CI
+    # machines) nothing ever does: every test subprocess (the CLI, Airflow's components
+    # and tasks, Prefect's server) then compiles all it imports again, three times the
+    # CPU of a start-up. Compile once here (-qq: a few packages ship py2-only files).
+    session.run("python", "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1])
+    stamp.write_text(key)
 
 
 @nox.session(python=PYTHON)
@@ -43,28 +69,28 @@ def core(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def airflow(session: nox.Session) -> None:
     """Airflow 3 provider, operator and DAG builder against a real scheduler."""
-    install(session, "airflow", "s3")
     # The tests keep Airflow's metadata in the machine's PostgreSQL: Airflow needs a sync
     # (psycopg2) and an async (asyncpg, for the API server) driver; users pick their own,
     # like their executor: the scale-out test runs CeleryExecutor (celery 5.7 dropped a
     # name the provider imports from celery.backends.database, hence the cap).
-    session.install("psycopg2-binary>=2.9", "asyncpg>=0.29", "apache-airflow-providers-celery>=3.10",
-                    "celery[redis]>=5.5,<5.7")
-    session.run("pytest", "tests/airflow", *session.posargs)
+    install(session, "airflow", "s3", also=("psycopg2-binary>=2.9", "asyncpg>=0.29",
+                                            "apache-airflow-providers-celery>=3.10",
+                                            "celery[redis]>=5.5,<5.7"))
+    session.run("pytest", "tests/airflow", "tests/conformance", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def prefect(session: nox.Session) -> None:
     """Prefect 3 flows, blocks and caching against Prefect's real local API."""
     install(session, "prefect")
-    session.run("pytest", "tests/prefect", *session.posargs)
+    session.run("pytest", "tests/prefect", "tests/conformance", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def dagster(session: nox.Session) -> None:
     """Dagster assets, checks and resource, materialized in process and through the CLI."""
     install(session, "dagster")
-    session.run("pytest", "tests/dagster", *session.posargs)
+    session.run("pytest", "tests/dagster", "tests/conformance", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataflows import Flow, load
-from dataflows.base.datastream_processor import DataStreamProcessor
-from dataflows.base.schema_validator import schema_validator
+from dataflows import DataStreamProcessor, Flow, load, schema_validator
 
 from .errors import FlowReturnError, InvalidFlowNameError, InvalidStepError
 from .partitions import Partitions, as_partitions

@@ -13,6 +13,7 @@ had finished, and :attr:`RunReport.interrupted` names the signal.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -25,12 +26,23 @@ from typing import Any
 
 from .adapters import _interrupt
 from .adapters.plan import Plan, Schedule, Unit
-from .adapters.pool import Call, Start, WorkerPool, registered, replay, start_method, worker_reference
+from .adapters.pool import (
+    Call,
+    Start,
+    WorkerPool,
+    next_event,
+    registered,
+    replay,
+    start_method,
+    worker_reference,
+)
 from .adapters.step import FAILED, SKIPPED, SUCCEEDED, StepResult, _now, new_run_id
 from .factory import Factory, load_factory
 from .store import Store
 
 __all__ = ["INTERRUPTED", "UPSTREAM_FAILED", "RunReport", "run"]
+
+log = logging.getLogger(__name__)
 
 UPSTREAM_FAILED = "upstream_failed"
 INTERRUPTED = "interrupted"
@@ -193,20 +205,21 @@ class _Scheduler:
         self.not_before: dict[str, float] = {}  # unit -> when its retry may start
 
     def run(self) -> None:
-        pool = WorkerPool(self.jobs, start=self.start)
+        self.pool = WorkerPool(self.jobs, start=self.start)
         try:
             while not self.schedule.done:
                 if self.stop.signum is not None:
-                    self._interrupt(pool, self.stop.signum)
+                    self._interrupt(self.pool, self.stop.signum)
                     return
-                self._submit_ready(pool)
+                self._submit_ready(self.pool)
                 try:
-                    ticket, kind, data = self.events.get(timeout=self._timeout())
+                    ticket, kind, data = next_event(self.events, self._timeout())
                 except queue.Empty:
-                    continue
-                self._handle(ticket, kind, data)
+                    pass
+                else:
+                    self._handle(ticket, kind, data)
         finally:
-            pool.close()
+            self.pool.close()
 
     def _timeout(self) -> float:
         waits = [t - time.monotonic() for t in self.not_before.values()]
@@ -223,10 +236,25 @@ class _Scheduler:
             self.schedule.start(unit.id)
             attempt = self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
             self.display.start(unit.id, attempt)
-            call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
-                        store=self.store, force=self.force, run_id=self.report.run_id,
-                        attempt=attempt)
-            self.running[pool.submit(call, self.events)] = unit
+            self._submit(pool, unit, attempt)
+
+    def _submit(self, pool: WorkerPool, unit: Unit, attempt: int) -> None:
+        call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
+                    store=self.store, force=self.force, run_id=self.report.run_id, attempt=attempt)
+        try:
+            ticket = pool.submit(call, self.events)
+        except OSError as error:
+            ticket = self._fall_back(str(error)).submit(call, self.events)
+        self.running[ticket] = unit
+
+    def _fall_back(self, reason: str) -> WorkerPool:
+        """Threads instead of worker processes, for the rest of the run (said once)."""
+        log.warning("worker processes cannot be started here (%s): flows run in threads of this "
+                    "process", reason)
+        self.pool.close()
+        self.pool = WorkerPool(self.jobs, start="thread")
+        self.stop.thread_steps = True
+        return self.pool
 
     def _handle(self, ticket: int, kind: str, data: Any) -> None:
         unit = self.running.get(ticket)
@@ -236,6 +264,10 @@ class _Scheduler:
             self.display.progress_rows(unit.id, data[1])
         elif kind == "log":
             replay(data)
+        elif kind == "done" and "unstartable" in data:
+            del self.running[ticket]
+            pool = self._fall_back(data["unstartable"])
+            self._submit(pool, unit, self.attempts[unit.id])
         elif kind == "done":
             del self.running[ticket]
             self._finish(unit, data)

@@ -8,101 +8,86 @@ dataflows reports none of this for errors raised while rows stream (it wraps err
 from __future__ import annotations
 
 import itertools
-import os
 import re
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from dataflows.base.datastream_processor import DataStreamProcessor
-from dataflows.base.exceptions import ProcessorError
-from dataflows.base.resource_wrapper import ResourceWrapper
-from dataflows.base.schema_validator import ValidationError
+from dataflows import ValidationError
 
 from ..errors import FlowExecutionError
 from ..store import redact
+from . import _dataflows
 
 __all__ = ["RowTracker", "execution_error"]
-
-# dataflows' wrappers around plain functions: the steps whose input rows we count.
-_FUNCTION_STEPS = ("row_processor", "rows_processor")
 
 
 class RowTracker:
     """Counts, per function step and resource, the rows that entered the step.
 
     When a row function raises, the count is the (1-based) number of the row it failed on;
-    for a ``rows`` function, of the last row it had been handed.
+    for a ``rows`` function, of the last row it had been handed. On a dataflows version
+    outside :data:`~._dataflows.SUPPORTED` it counts nothing: errors are still raised,
+    naming less of their place.
     """
 
     def __init__(self, ignore: tuple[str, ...] = ()) -> None:
-        self.processors: list[DataStreamProcessor] = []
+        self.processors: list[Any] = []
         # id(processor) -> (resource, the count that numbers the rows handed to it)
         self.counters: dict[int, tuple[str, itertools.count[int]]] = {}
         self._ignore = ignore  # qualname prefixes of the executor's own function steps
-        self._by_file: dict[str, DataStreamProcessor] = {}
+        self._by_file: dict[str, Any] = {}
 
     def row_of(self, key: int) -> tuple[str | None, int | None]:
         """The resource and the 1-based number of the last row handed to processor ``key``."""
         if key not in self.counters:
             return None, None
         name, numbers = self.counters[key]
-        # count(n) is about to give n: n - 1 numbers were taken, one per row handed on.
-        taken = int(repr(numbers)[len("count("):-1]) - 1
+        # count(1) numbered each row as it was handed on: the number it gives next, minus
+        # one, is how many were. Put a count at the same place back, so a second read agrees.
+        taken = next(numbers) - 1
+        self.counters[key] = (name, itertools.count(taken + 1))
         return (name, taken) if taken > 0 else (None, None)
 
     def install(self, last: Any) -> None:
         """Walk the chain back from its last processor and count the function steps' input."""
-        chain: list[DataStreamProcessor] = []
-        current = last
-        while isinstance(current, DataStreamProcessor):
-            chain.append(current)
-            current = current.source
-        self.processors = chain[::-1]
+        if not _dataflows.supported():
+            return
+        self.processors = _dataflows.processors_of(last)
         for processor in self.processors:
-            code = getattr(getattr(processor, "func", None), "__code__", None)
-            module = str(getattr(getattr(processor, "func", None), "__module__", ""))
-            if code is not None and module.startswith(("dataflows.", "dataflows_factory.")):
-                self._by_file.setdefault(code.co_filename, processor)
+            source = _dataflows.library_source_file(processor)
+            if source is not None:
+                self._by_file.setdefault(source, processor)
         for processor in self.processors:
-            if type(processor).__name__ in _FUNCTION_STEPS and not self._ignored(processor):
-                self._wrap(processor)
+            if _dataflows.is_function_step(processor) and not self._ignored(processor):
+                _dataflows.feed_input_rows(processor, self._counter(id(processor)))
 
     def _ignored(self, processor: Any) -> bool:
-        qualname = str(getattr(getattr(processor, "func", None), "__qualname__", ""))
+        qualname = str(getattr(_dataflows.step_function(processor), "__qualname__", ""))
         return bool(self._ignore) and qualname.startswith(self._ignore)
 
-    def _wrap(self, processor: Any) -> None:
-        original = processor.process_resource
-        key = id(processor)
-
-        def counted(resource: ResourceWrapper, original: Any = original) -> Any:
+    def _counter(self, key: int) -> Any:
+        def counted(resource: str, rows: Iterable[Any]) -> Iterator[Any]:
             # Counting in C (no Python frame per row): zip takes the next number, then the
-            # next row; the count's repr tells how many rows were handed on.
+            # next row; row_of reads how far the count got.
             numbers = itertools.count(1)
-            self.counters[key] = (resource.res.name, numbers)
-            rows = map(itemgetter(1), zip(numbers, resource, strict=False))
-            return original(ResourceWrapper(resource.res, rows))
+            self.counters[key] = (resource, numbers)
+            return map(itemgetter(1), zip(numbers, rows, strict=False))
 
-        # An instance attribute wins over the class's method; dataflows looks it up per resource.
-        processor.process_resource = counted
+        return counted
 
     def locate(self, error: BaseException) -> tuple[Any, str | None, int | None]:
         """``(processor, resource, row)`` for an error raised while streaming (or Nones)."""
         found: Any = None
         validated: Any = None
-        traceback = error.__traceback__
-        while traceback is not None:
-            frame = traceback.tb_frame
-            candidate = frame.f_locals.get("self")
-            if not isinstance(candidate, DataStreamProcessor):
-                # Library processors written as package functions (add_computed_field)
-                # stream rows in plain generators: match the frame's file to the function's.
-                candidate = self._by_file.get(frame.f_code.co_filename)
+        for frame in _dataflows.error_frames(error):
+            # Library processors written as package functions (add_computed_field) stream
+            # rows in plain generators: match the frame's file to the function's.
+            candidate = frame.processor or self._by_file.get(frame.file)
             if candidate is not None and not self._ignored(candidate):
                 found, validated = candidate, None  # only the innermost one counts
-            if frame.f_code.co_name == "schema_validator":
-                validated = frame.f_locals.get("resource")
-            traceback = traceback.tb_next
+            if frame.validated is not None:
+                validated = frame.validated
         if validated is not None:
             # A cast failed: the processor that owns the validated resource asked for it
             # (set_type, load, validate), whatever frames its generator left behind.
@@ -123,12 +108,6 @@ class RowTracker:
         return None
 
 
-_PROCESSOR_NAMES = {"PathDumper": "dump_to_path", "FastPathDumper": "dump_to_path",
-                    "SQLDumper": "dump_to_sql",
-                    "rows_processor": "rows function",
-                    "row_processor": "row function", "datapackage_processor": "package function"}
-
-
 def execution_error(flow: str, error: BaseException, building: bool = False,
                     tracker: RowTracker | None = None) -> FlowExecutionError:
     """``error`` as a :class:`FlowExecutionError` naming the processor and, where known, the
@@ -138,16 +117,17 @@ def execution_error(flow: str, error: BaseException, building: bool = False,
     resource: str | None = None
     row: int | None = None
     if processor is None and tracker is not None:
-        found, resource, row = tracker.locate(error)
+        found, resource, row = _locate(tracker, error)
         if found is not None:
-            processor, position = _processor_name(found, type(found).__name__), found.position
+            processor = _dataflows.processor_name(found, type(found).__name__)
+            position = getattr(found, "position", None)
     root: BaseException = error
     while True:
-        if isinstance(root, ProcessorError):
+        wrapped = _dataflows.processor_error(root)
+        if wrapped is not None:
             if processor is None:
-                processor = _processor_name(root.processor_object, root.processor_name)
-                position = root.processor_position
-            root = root.cause
+                processor, position = _dataflows.processor_name(wrapped[0], wrapped[1]), wrapped[2]
+            root = wrapped[3]
         elif isinstance(root, ValidationError):
             errors = getattr(root.cast_error, "errors", None) or [root.cast_error]
             match = re.search(r'[Ff]ield "([^"]+)"', " ".join(map(str, errors)))
@@ -166,17 +146,9 @@ def execution_error(flow: str, error: BaseException, building: bool = False,
                               cause_type=type(root).__name__)
 
 
-def _processor_name(processor: Any, class_name: str) -> str:
-    # Function steps run inside dataflows' generic wrappers: name the function instead,
-    # and for processors built as closures (``join`` returns ``join.<locals>.func``) the
-    # factory that built it.
-    function = getattr(processor, "func", None)
-    if function is None or not hasattr(function, "__qualname__"):
-        return str(_PROCESSOR_NAMES.get(class_name, class_name))
-    if str(getattr(function, "__module__", "")).startswith(("dataflows.", "dataflows_factory.")):
-        return str(function.__qualname__.split(".")[0])
-    name = str(function.__name__)
-    code = getattr(function, "__code__", None)
-    if name == "<lambda>" and code is not None:
-        return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
-    return name
+def _locate(tracker: RowTracker, error: BaseException) -> tuple[Any, str | None, int | None]:
+    # Locating is a courtesy: whatever goes wrong in it, the error itself is what to report.
+    try:
+        return tracker.locate(error)
+    except Exception:
+        return None, None, None

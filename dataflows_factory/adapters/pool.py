@@ -43,16 +43,19 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import FactoryError, FactoryRefError, FlowExecutionError
 from ..factory import Factory, load_factory
 from ..store import Store, redact
 from . import _interrupt
 
-__all__ = ["Call", "Start", "WorkerPool", "error_payload", "execute", "registered", "start_method"]
+__all__ = ["Call", "Isolation", "Start", "WorkerPool", "as_error", "check_isolation", "error_payload",
+           "execute", "registered", "run_in_worker", "start_method", "worker_reference"]
 
 Start = Literal["fork", "spawn", "thread"]
+Isolation = Literal["process", "thread"]
+"""Where an orchestrator task runs its step: ``"process"``, a worker; ``"thread"``, its own thread."""
 Event = tuple[int, str, Any]
 """``(ticket, kind, data)``: ``"progress"`` (resource, rows), ``"log"`` (a LogRecord),
 ``"done"`` (the payload: ``{"result": ...}``, ``{"error": ...}`` or ``{"interrupted": signum}``)."""
@@ -149,19 +152,30 @@ def error_payload(flow: str, error: BaseException, partition: str | None = None)
 
 
 def as_error(payload: dict[str, Any]) -> FlowExecutionError:
-    """The :class:`FlowExecutionError` an error payload describes."""
-    return FlowExecutionError(
+    """The :class:`FlowExecutionError` an error payload describes (its traceback as a note)."""
+    error = FlowExecutionError(
         payload["flow"], payload["message"], processor=payload.get("processor"),
         position=payload.get("position"), resource=payload.get("resource"), row=payload.get("row"),
         field=payload.get("field"), cause_type=payload.get("type"), partition=payload.get("partition"))
+    if payload.get("traceback"):
+        error.add_note("where it was raised (in the worker):\n" + payload["traceback"])
+    return error
 
 
-def execute(call: Call, progress: Callable[[str, str, int], None] | None = None) -> dict[str, Any]:
+def check_isolation(isolation: str) -> Isolation:
+    """``isolation`` if it is one of :data:`Isolation`'s values; a ``ValueError`` otherwise."""
+    if isolation not in get_args(Isolation):
+        raise ValueError(f"isolation must be 'process' or 'thread', not {isolation!r}")
+    return isolation  # type: ignore[return-value]
+
+
+def execute(call: Call, progress: Callable[[str, str, int], None] | None = None,
+            factory: Factory | None = None) -> dict[str, Any]:
     """Run ``call`` here and now; the ``done`` payload (a failure is a payload, not raised)."""
     from .step import run_step
 
     try:
-        result = run_step(call.factory(), call.flow, store=call.store, force=call.force,
+        result = run_step(factory or call.factory(), call.flow, store=call.store, force=call.force,
                           run_id=call.run_id, attempt=call.attempt, progress=progress,
                           partition=call.partition)
     except Exception as error:
@@ -189,6 +203,7 @@ class _Worker:
         self.conn, self.pid, self.process = conn, pid, process
         self.ticket: int | None = None
         self.call: Call | None = None
+        self.ready = False  # it said so once its imports were done
 
     def reap(self) -> None:
         if self.process is not None:
@@ -238,7 +253,12 @@ class WorkerPool:
                 raise RuntimeError("the worker pool is closed")
             self._events[ticket] = events
             self._pending.append((ticket, call, events))
-            self._dispatch()
+            try:
+                self._dispatch()
+            except OSError:  # no worker could be started: the caller decides what to do
+                self._pending.remove((ticket, call, events))
+                self._events.pop(ticket, None)
+                raise
             if self._reader is None:
                 self._reader = threading.Thread(target=self._read, name="dff-workers", daemon=True)
                 self._reader.start()
@@ -346,6 +366,8 @@ class WorkerPool:
                     os._exit(code)
             process = None
         else:
+            if not sys.executable:
+                raise OSError("this interpreter does not know its executable (sys.executable is empty)")
             process = subprocess.Popen(
                 [sys.executable, "-c", "from dataflows_factory.adapters.pool import main; main()",
                  str(child_end.fileno()), str(os.getpid())],
@@ -373,7 +395,9 @@ class WorkerPool:
                     continue
                 except Exception as error:  # a record or result that could not be unpickled
                     message = ("log", worker.ticket, _unreadable(error))
-                self._route(worker, *message)
+                worker.ready = True
+                if message[0] != "ready":
+                    self._route(worker, *message)
 
     def _route(self, worker: _Worker, kind: str, ticket: int, data: Any) -> None:
         events = self._events.get(ticket)
@@ -407,6 +431,10 @@ class WorkerPool:
         if events is not None and call is not None:
             if stopping:
                 payload: dict[str, Any] = {"interrupted": signal.SIGTERM}
+            elif not worker.ready:
+                # It died before it could take any step: an environment that cannot run
+                # workers (its own error is on stderr), not a flow that killed one.
+                payload = {"unstartable": f"worker process {worker.pid} exited while starting"}
             else:
                 payload = {"error": FlowExecutionError(
                     call.flow, WORKER_DIED, cause_type="WorkerDied", partition=call.partition
@@ -478,7 +506,9 @@ def _serve(conn: Connection, parent: int) -> None:
     logger.propagate = False
     threading.Thread(target=_watch_parent, args=(parent,), name="dff-parent-watch",
                      daemon=True).start()
-    from . import step  # noqa: F401  (a spawned worker imports dataflows while it waits)
+    from . import step  # noqa: F401  (a spawned worker imports dataflows before it says ready)
+
+    send(("ready", None, None))
 
     ticket: int | None = None
     try:
@@ -519,7 +549,7 @@ def _watch_parent(parent: int) -> None:
 
 # -- one step, waited for in the calling thread (orchestrators whose tasks are threads) ---------
 
-_SHARED: dict[str, WorkerPool | None] = {"pool": None}
+_SHARED: dict[str, Any] = {"pool": None, "broken": False}
 _SHARED_LOCK = threading.Lock()
 _WARNED: set[str] = set()
 
@@ -527,7 +557,7 @@ _WARNED: set[str] = set()
 def shared_pool() -> WorkerPool:
     """This process's pool for orchestrator tasks: spawned workers, one per core."""
     with _SHARED_LOCK:
-        pool = _SHARED["pool"]
+        pool: WorkerPool | None = _SHARED["pool"]
         if pool is None:
             pool = _SHARED["pool"] = WorkerPool(os.cpu_count() or 1, start="spawn")
         return pool
@@ -582,27 +612,29 @@ def worker_reference(factory: Factory | str) -> str | None:
     return ref
 
 
-def run_in_worker(call: Call) -> dict[str, Any]:
+def run_in_worker(call: Call, factory: Factory | None = None) -> dict[str, Any]:
     """Run ``call`` in the shared pool and wait here, re-emitting its log records in this
     thread; falls back to this thread (one warning) when worker processes cannot start."""
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    if _SHARED.get("broken"):
+        return execute(call, factory=factory)
     try:
         pool = shared_pool()
         ticket = pool.submit(replace_context(call), events)
     except (OSError, RuntimeError, ValueError) as error:
         _warn_once("spawn", "worker processes cannot be started here (%s): flows run in threads "
                    "of this process", error)
-        return execute(call)
+        return execute(call, factory=factory)
     try:
         while True:
-            try:
-                # A short timeout: an orchestrator's timeout or cancellation interrupts
-                # this thread only between two waits.
-                _ticket, kind, data = events.get(timeout=0.05)
-            except queue.Empty:
-                continue
+            _ticket, kind, data = next_event(events)
             if kind == "log":
                 replay(data)
+            elif kind == "done" and "unstartable" in data:
+                _warn_once("spawn", "worker processes cannot be started here (%s): flows run in "
+                           "threads of this process", data["unstartable"])
+                _SHARED["broken"] = True
+                return execute(call, factory=factory)
             elif kind == "done":
                 return dict(data)
     except BaseException:
@@ -610,6 +642,22 @@ def run_in_worker(call: Call) -> dict[str, Any]:
         # publishing nothing.
         pool.cancel(ticket)
         raise
+
+
+def next_event(events: queue.SimpleQueue[Event], timeout: float | None = None) -> Event:
+    """The next event, waiting in short steps: an orchestrator's timeout or cancellation
+    (an exception raised in this thread) lands between two of them.
+
+    Kept in a function of its own: on CPython 3.11 an exception raised in a thread at a
+    ``continue`` inside ``except queue.Empty:`` escapes the enclosing ``try`` unhandled.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return events.get(timeout=0.05)
+        except queue.Empty:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 def replace_context(call: Call) -> Call:

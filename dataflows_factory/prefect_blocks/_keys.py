@@ -11,7 +11,7 @@ import sys
 
 from ..adapters.ids import safe_id
 
-__all__ = ["artifact_key", "cache_key", "python_name", "unit_id"]
+__all__ = ["artifact_key", "cache_key", "python_name"]
 
 
 def _digest(*parts: str) -> str:
@@ -47,17 +47,6 @@ def cache_key(store_url: str, factory: str, flow: str, fingerprint: str, *,
     if partition is not None:  # appended, so unpartitioned keys stay what they were
         parts += ("partition", partition)
     return f"{artifact_key(factory, flow)}-{_digest(*parts)[:32]}"
-
-
-def unit_id(flow: str, partition: str | None = None) -> str:
-    """The name of a unit of work: ``flow``, or ``flow[value]`` for one partition of it.
-
-    The same ids as the local runner's report, used for task run names and result keys.
-
-    >>> unit_id("sales"), unit_id("sales", "raw/eu.csv")
-    ('sales', 'sales[raw/eu.csv]')
-    """
-    return flow if partition is None else f"{flow}[{partition}]"
 
 
 def python_name(name: str) -> str:

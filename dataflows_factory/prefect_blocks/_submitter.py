@@ -1,9 +1,9 @@
 """Submitting a plan's units as Prefect tasks, each once what it depends on has finished.
 
-A unit is a flow, one partition of a partitioned flow, or the merge of that flow's parts
-(the local runner's units, with its ids: ``sales[raw/eu.csv]``, ``sales``). A partitioned
-flow fans out to one task run per partition, all submitted together; its merge task waits
-for every part, and the flows downstream wait for the merge, exactly as for any flow.
+The units, their order and what a failure blocks come from the plan
+(:meth:`~dataflows_factory.adapters.plan.Plan.units`, :class:`~dataflows_factory.adapters.plan.Schedule`):
+a partitioned flow fans out to one task run per partition, all submitted together; its merge
+task waits for every part, and the flows downstream wait for the merge, as for any flow.
 
 Skip-unchanged is Prefect caching: a unit's cache key is its fingerprint (code, params,
 partition, upstream content hashes, input files), computed when the task is submitted,
@@ -16,48 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from ..adapters._isolation import Isolation
-from ..adapters.plan import Plan, StepPlan
+from ..adapters.plan import Plan, Schedule, Unit
+from ..adapters.pool import Isolation
 from ..adapters.step import StepResult, dataset_name, step_fingerprint
 from ..errors import FlowExecutionError
 from ..factory import Factory
 from ..store import Store
 from ._compat import NO_CACHE, FlowRunContext, PrefectFuture, as_completed
 from ._compat import task_result_store as _task_result_store
-from ._keys import cache_key, unit_id
+from ._keys import cache_key
 from .tasks import PrefectTranslator
 
-__all__ = ["Submitter", "Unit", "plan_units"]
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One task run to submit: ``step`` for ``partition`` (``None``: the flow, or its merge)."""
-
-    id: str
-    step: StepPlan
-    partition: str | None
-    upstream: tuple[str, ...]  # unit ids inside the plan
-
-
-def plan_units(plan: Plan) -> list[Unit]:
-    """The plan's steps as units in a valid order; a partitioned step is its parts, then the merge.
-
-    >>> [u.id for u in plan_units(sales_plan)]      # doctest: +SKIP
-    ['sales[raw/eu.csv]', 'sales[raw/us.csv]', 'sales', 'total']
-    """
-    names = set(plan.names)
-    units: list[Unit] = []
-    for step in plan.steps:
-        # The merge keeps the flow's id, so downstream units depend on it by flow name.
-        upstream = tuple(name for name in step.upstream if name in names)
-        parts = [Unit(unit_id(step.name, value), step, value, upstream) for value in step.partitions]
-        units += parts
-        units.append(Unit(step.name, step, None, tuple(p.id for p in parts) or upstream))
-    return units
+__all__ = ["Submitter"]
 
 
 class Submitter:
@@ -77,24 +49,21 @@ class Submitter:
 
     def run(self) -> dict[str, StepResult]:
         """Run every unit that can run; results by unit id, in plan order (failures aside)."""
-        units = plan_units(self.plan)
-        pending = list(units)
-        running: dict[Any, str] = {}
-        while pending or running:
-            for unit in list(pending):
-                blocker = next((u for u in unit.upstream if u in self.failures or u in self.not_run),
-                               None)
-                if blocker is not None:
-                    self.not_run[unit.id] = self.not_run.get(blocker, blocker)
-                    pending.remove(unit)
-                elif all(u in self.results for u in unit.upstream):
-                    future = self._submit(unit, [self.futures[u] for u in unit.upstream])
-                    self.futures[unit.id] = future
-                    running[future] = unit.id
-                    pending.remove(unit)
-            if running:
-                done = next(as_completed(list(running)))
-                self._collect(running.pop(done), done)
+        units = self.plan.units()
+        schedule = Schedule(units)
+        running: dict[Any, Unit] = {}
+        while not schedule.done:
+            for unit in schedule.ready():
+                schedule.start(unit.id)
+                future = self._submit(unit, [self.futures[d] for d in unit.deps])
+                self.futures[unit.id] = future
+                running[future] = unit
+            if not running:  # pragma: no cover - a Schedule never stalls with nothing running
+                break
+            done = next(as_completed(list(running)))
+            unit = running.pop(done)
+            for blocked in schedule.finish(unit.id, ok=self._collect(unit.id, done)):
+                self.not_run[blocked] = schedule.blocked[blocked]
         return {u.id: self.results[u.id] for u in units if u.id in self.results}
 
     def _submit(self, unit: Unit, wait_for: list[Any]) -> Any:
@@ -144,17 +113,18 @@ class Submitter:
             return False
         return isinstance(cached, dict) and cached.get("content_hash") == published.get("content_hash")
 
-    def _collect(self, unit: str, future: Any) -> None:
+    def _collect(self, unit: str, future: Any) -> bool:
         try:
             value = future.result()
         except Exception as error:
             self.failures[unit] = error
-            return
+            return False
         result = StepResult.from_dict(value)
         if future.state.name == "Cached" and result.status != "skipped":
             # Served from Prefect's cache: nothing ran, the dataset is the one recorded.
             result = dataclasses.replace(result, status="skipped")
         self.results[unit] = result
+        return True
 
 
 def _constant(key: str) -> Callable[..., str]:

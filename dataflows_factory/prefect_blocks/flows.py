@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..adapters._isolation import Isolation, check_isolation
+from ..adapters.pool import Isolation, check_isolation
 from ..adapters.step import StepResult
 from ..errors import FactoryError
 from ..factory import Factory, load_factory

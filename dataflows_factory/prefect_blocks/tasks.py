@@ -2,7 +2,7 @@
 
 :class:`PrefectTranslator` turns a plan step into task options (name, retries, tags); it is
 the one override point. The task body runs the step in a worker process (``isolation``,
-see ``adapters._isolation``: tasks are threads of one process, and flows need the CPU, not
+see ``adapters.pool``: tasks are threads of one process, and flows need the CPU, not
 a share of one GIL), forwards the step executor's log lines to the task run's logger and
 publishes the dataset's resources, row counts and schema as artifacts.
 """
@@ -10,15 +10,18 @@ publishes the dataset's resources, row counts and schema as artifacts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..adapters._isolation import Isolation, run_step_isolated
-from ..adapters.plan import StepPlan
+from ..adapters.plan import StepPlan, unit_id
+from ..adapters.pool import Call, Isolation, as_error, execute, run_in_worker, worker_reference
 from ..adapters.step import StepResult
-from ..factory import Factory
+from ..errors import FlowExecutionError
+from ..factory import Factory, load_factory
 from ..store import Store, redact
 from ._compat import (
     Task,
@@ -28,7 +31,7 @@ from ._compat import (
     get_run_logger,
     task,
 )
-from ._keys import artifact_key, unit_id
+from ._keys import artifact_key
 
 __all__ = ["PrefectTranslator", "publish_artifacts", "run_flow_task"]
 
@@ -92,11 +95,22 @@ def run_flow_task(
     # run_count is 1 on the first try and grows with each Prefect retry.
     attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
     logger = get_run_logger()
+    call = Call(unit_id(flow, partition), flow, partition, store=store, force=force, run_id=run_id,
+                attempt=attempt)
     with _forward_logs(logger):
         # In a worker process, the step's records are re-emitted in this thread, so the
         # handler below forwards them alike.
-        result = run_step_isolated(factory, flow, isolation=isolation, store=store, force=force,
-                                   run_id=run_id, attempt=attempt, partition=partition)
+        ref = worker_reference(factory) if isolation == "process" else None
+        if ref is None:
+            payload = execute(call, factory=load_factory(factory))
+        else:
+            payload = run_in_worker(dataclasses.replace(call, ref=ref), factory=load_factory(factory))
+    if "error" in payload:
+        raise as_error(payload["error"])
+    if "interrupted" in payload:
+        raise FlowExecutionError(flow, f"stopped by {signal.Signals(payload['interrupted']).name} "
+                                 "before it published", cause_type="Interrupted", partition=partition)
+    result = StepResult.from_dict(payload["result"])
     publish_artifacts(result)
     return result.to_dict()
 

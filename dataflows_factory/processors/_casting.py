@@ -72,8 +72,11 @@ class _Fast:
 
 
 def _caster(field: Any) -> tuple[Caster, _Fast | None]:
+    # Imported here: adapters/__init__ imports step, which imports flow, which imports this.
+    from ..adapters._dataflows import preserves_missing_values
+
     slow: Caster = field.cast_value
-    if not _simple(field) or field._Field__preserve_missing_values:
+    if not _simple(field) or preserves_missing_values(field):
         return slow, None
     missing = frozenset(v for v in field.missing_values if isinstance(v, str))
     if len(missing) != len(field.missing_values):

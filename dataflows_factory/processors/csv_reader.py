@@ -19,14 +19,14 @@ skipping the rows already yielded, so irregular rows and error messages are tabu
 from __future__ import annotations
 
 import csv
-import inspect
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from tabulator import Stream
+__all__ = ["PlainCSVRows", "install", "local_path"]
 
-__all__ = ["PlainCSVRows", "install"]
+# The private parts of tabulator and load are read through ..adapters._dataflows, imported
+# where used: adapters/__init__ imports step, which imports flow, which imports this module.
 
 # What dataflows.load passes to tabulator when the user gave no stream option.
 _DEFAULT_OPTIONS = {
@@ -47,8 +47,9 @@ def _default_options(options: dict[str, Any]) -> bool:
 
 
 def _plain_dialect(stream: Any) -> bool:
-    parser = getattr(stream, "_Stream__parser", None)
-    dialect = getattr(parser, "_CSVParser__dialect", None)
+    from ..adapters._dataflows import csv_dialect
+
+    dialect = csv_dialect(stream)
     if dialect is None:
         return False
     # csv.reader(...).dialect is the dialect as the C reader resolved it (every attribute set).
@@ -62,26 +63,17 @@ def _plain_dialect(stream: Any) -> bool:
         "strict"))
 
 
-def _local_path(stream: Any) -> str | None:
+def local_path(stream: Any) -> str | None:
     """The file ``stream`` reads, when tabulator reads it as plain utf-8 CSV from disk."""
+    from ..adapters._dataflows import reads_rows_as_parsed
+
     source = stream.source
     if not isinstance(source, str) or stream.scheme != "file" or stream.format != "csv":
         return None
     if stream.compression != "no" or stream.encoding != "utf-8":
         return None  # "utf-8-sig" (a BOM) and every other encoding stay with tabulator
     # Header in row 1 alone, no column dropped: records after row 1 map 1:1 onto rows.
-    if getattr(stream, "_Stream__headers_row", None) != 1 \
-            or getattr(stream, "_Stream__headers_row_last", None) != 1 \
-            or getattr(stream, "_Stream__ignored_headers_indexes", None) \
-            or getattr(stream, "_Stream__post_parse", None) \
-            or getattr(stream, "_Stream__force_strings", True) \
-            or getattr(stream, "_Stream__pick_rows", True) \
-            or getattr(stream, "_Stream__skip_rows_by_numbers", True) \
-            or getattr(stream, "_Stream__skip_rows_by_comments", True) \
-            or getattr(stream, "_Stream__skip_rows_by_patterns", True) \
-            or getattr(stream, "_Stream__limit_rows", True) \
-            or getattr(stream, "_Stream__offset_rows", True) \
-            or not _plain_dialect(stream):
+    if not reads_rows_as_parsed(stream) or not _plain_dialect(stream):
         return None
     return source[len("file://"):] if source.startswith("file://") else source
 
@@ -149,27 +141,19 @@ def install(step: Any) -> None:
         install(step)
         Flow(step, dump_to_path("out")).process()
     """
-    original = step.process_datapackage
+    from ..adapters._dataflows import after_process_datapackage
 
-    def process_datapackage(dp: Any) -> Any:
-        dp = original(dp)
+    def swap_iterators() -> None:
         # load has now added its defaults; any option the user gave leaves a trace here.
         if _default_options(step.options) and isinstance(step.iterators, list):
             step.iterators = [_swap(it) for it in step.iterators]
-        return dp
 
-    step.process_datapackage = process_datapackage
+    after_process_datapackage(step, swap_iterators)
 
 
 def _swap(iterator: Any) -> Any:
-    # load keeps only the unstarted generator of stream.iter(keyed=True); its frame holds
-    # the stream (and nothing has been read through it yet).
-    if getattr(iterator, "gi_code", None) is not Stream.iter.__code__ \
-            or inspect.getgeneratorstate(iterator) != inspect.GEN_CREATED:
-        return iterator
-    local = iterator.gi_frame.f_locals
-    if local.get("keyed") is not True or local.get("extended"):
-        return iterator
-    stream = local.get("self")
-    path = _local_path(stream) if isinstance(stream, Stream) else None
+    from ..adapters._dataflows import pending_keyed_stream
+
+    stream = pending_keyed_stream(iterator)
+    path = local_path(stream) if stream is not None else None
     return iterator if path is None else PlainCSVRows(stream, iterator, path)

@@ -27,8 +27,9 @@ from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
+from ..adapters._dataflows import table_stream
 from ._casting import HandOver, csv_row_reader, field_casters, strip_all, strip_fields
-from .csv_reader import _local_path
+from .csv_reader import local_path
 
 __all__ = ["accelerate_dataset"]
 
@@ -86,10 +87,10 @@ def _plain_file(resource: Any) -> str | None:
     try:
         if not resource.tabular or not resource.local or resource.multipart:
             return None
-        stream = resource._Resource__get_table()._Table__stream
+        stream = table_stream(resource)
         stream.open()
         try:
-            return _local_path(stream)
+            return local_path(stream)
         finally:
             stream.close()
     except Exception:

@@ -10,22 +10,17 @@ and non-CSV formats are dataflows' own code (this is a subclass).
 from __future__ import annotations
 
 import csv
-import hashlib
-import io
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from dataflows.base.resource_wrapper import ResourceWrapper
-from dataflows.base.schema_validator import ValidationError
-from dataflows.processors.dumpers.dumper_base import DumperBase
-from dataflows.processors.dumpers.file_dumper import UmaskNamedTemporaryFile
+from dataflows import ResourceWrapper, ValidationError
 from dataflows.processors.dumpers.formats import CSVFormat
 from dataflows.processors.dumpers.to_path import PathDumper
 from tableschema.exceptions import CastError
 
+from ..adapters import _dataflows
 from ._casting import fast_schema_validator, field_casters, kept, row_caster
 
 __all__ = ["FastPathDumper", "dump_to_path"]
@@ -64,10 +59,8 @@ class _CSVWriter:
         self.headers = [f.name for f in schema.fields]
         writer = csv.writer(file)  # DictWriter's dialect: excel, "\r\n"
         writer.writerow(self.headers)
-        # The exact fallback: a real CSVFormat writing to the same file (its header went
-        # to a scratch buffer).
-        self.slow = CSVFormat(io.StringIO(), schema)
-        self.slow.writer = csv.DictWriter(file, self.headers)
+        # The exact fallback: a real CSVFormat writing to the same file.
+        self.slow = _dataflows.csv_format_into(file, schema)
         missing = schema.descriptor.get("missingValues", [])
         strings_only = all(isinstance(m, str) for m in missing)
         namespace: dict[str, Any] = {"writerow": writer.writerow, "slow": self.slow.write_row,
@@ -143,47 +136,29 @@ class _CSVWriter:
 class FastPathDumper(PathDumper):  # type: ignore[misc]
     """dataflows' ``PathDumper`` with compiled re-validation and a compiled CSV writer."""
 
-    def _simple_csv(self) -> bool:
-        return (self.forced_format == "csv" and self.force_format and not self.use_titles
-                and not self.temporal_format_property and not self.writer_options
-                and not self.custom_formatters)
-
     def process_resources(self, resources: Any) -> Iterator[Any]:
         if self.schema_validator_options:
             yield from super().process_resources(resources)
             return
         # DumperBase.process_resources with the compiled validator in place of dataflows';
         # a plain CSV resource is validated by its compiled writer, in the same pass.
-        self.initialize()
-        for resource in resources:
-            if self._writes_csv(resource.res):
-                ret = self._csv_rows(resource)
-            else:
-                ret = self.process_resource(
-                    ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource)))
-            yield self.row_counter(resource, ret)
-        if self.datapackage_hash:
-            datapackage_hash = hashlib.md5(
-                json.dumps(self.datapackage.descriptor, indent=2 if self.pretty_descriptor else None,
-                           sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()
-            DumperBase.set_attr(self.datapackage.descriptor, self.datapackage_hash, datapackage_hash)
-        self.handle_datapackage()
-        self.finalize()
+        yield from _dataflows.dump_resources(self, resources, self._validated_rows)
 
-    def _writes_csv(self, res: Any) -> bool:
-        return bool(self._simple_csv()) and self.file_formatters.get(res.name) is CSVFormat
+    def _validated_rows(self, resource: ResourceWrapper) -> Any:
+        if _dataflows.dumps_plain_csv(self, resource.res.name):
+            return self._csv_rows(resource)
+        return self.process_resource(
+            ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource)))
 
     def process_resource(self, resource: ResourceWrapper) -> Any:
-        if not self._writes_csv(resource.res):
+        if not _dataflows.dumps_plain_csv(self, resource.res.name):
             return super().process_resource(resource)
         return self._csv_rows(resource, validate=False)
 
     def _csv_rows(self, resource: ResourceWrapper, validate: bool = True) -> Any:
-        temp_file = UmaskNamedTemporaryFile(mode=CSVFormat.FILE_MODE, delete=False, newline="")
-        # The wrapper's file: tempfile's wrapper forwards every write() through a Python call.
-        writer = _CSVWriter(temp_file.file, resource.res.schema,
-                            validate=resource.res.descriptor["name"] if validate else None)
-        return self.rows_processor(resource, writer, temp_file)
+        schema, name = resource.res.schema, resource.res.descriptor["name"]
+        return _dataflows.write_resource_file(
+            self, resource, lambda file: _CSVWriter(file, schema, validate=name if validate else None))
 
 
 def dump_to_path(out_path: str = ".", **options: Any) -> FastPathDumper:

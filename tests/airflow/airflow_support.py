@@ -1,4 +1,6 @@
-"""Helpers for the Airflow tests: PostgreSQL, the airflow CLI, DAG files, datasets read back.
+"""Helpers for the Airflow tests: PostgreSQL, the airflow CLI, DAG files, dataset bytes.
+
+Datasets are read back and compared with ``conformance.datasets.stored``, as in every suite.
 
 Nothing here imports Airflow: conftest configures Airflow before anything does.
 """
@@ -11,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
-from dataflows_factory import Store
 
 PG_ADMIN: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
@@ -43,18 +43,6 @@ def write_dag(name: str, source: str) -> Path:
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{name}.py"
     path.write_text(source, encoding="utf-8")
     return path
-
-
-def datasets(store: str | os.PathLike[str] | Store, factory: str, flows: list[str]) -> dict[str, Any]:
-    """``{flow: (rows per resource, content_hash)}`` read back from the descriptors in a store."""
-    found = {}
-    store = store if isinstance(store, Store) else Store(store)
-    for flow in flows:
-        descriptor = store.read_descriptor(factory, flow)
-        assert descriptor is not None, f"no dataset for {flow!r} in {store}"
-        rows = {r["name"]: r["count_of_rows"] for r in descriptor["resources"]}
-        found[flow] = (rows, descriptor["dff"]["content_hash"])
-    return found
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:

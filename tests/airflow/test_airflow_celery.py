@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import datasets
 from celery_deployment import (
     DAG_SOURCE,
     SECRET,
@@ -27,6 +26,7 @@ from celery_deployment import (
     s3_server,
     s3_store,
 )
+from conformance.datasets import stored
 
 from dataflows_factory import load_factory
 from dataflows_factory.partitions import partition_key
@@ -110,8 +110,8 @@ def test_datasets_in_s3_equal_the_local_runners(fleet: dict[str, Any], tmp_path:
     project = tmp_path / "fleet"
     shutil.copytree(fleet["factory"].parent, project)
     run(load_factory(str(project / "factory.py")), store=tmp_path / "local", show_progress=False, jobs=2)
-    expected = datasets(tmp_path / "local", "fleet", flows())
-    assert datasets(fleet["store"], "fleet", flows()) == expected
+    expected = stored(tmp_path / "local", "fleet", flows())
+    assert stored(fleet["store"], "fleet", flows()) == expected
     assert expected["summary"][0] == {"trips": sum(2000 + 100 * n for n in range(len(PARTITIONS)))}
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from airflow_support import datasets, pg_execute, write_dag
+from airflow_support import pg_execute, write_dag
+from conformance.datasets import stored
 
 from dataflows_factory import load_factory
 from dataflows_factory.partitions import partition_key
@@ -89,8 +90,8 @@ def test_datasets_equal_the_local_runners(shop: dict[str, Any], tmp_path: Path) 
     local = tmp_path / "local"
     report = run(load_factory(str(shop["factory"])), store=local, show_progress=False, jobs=2)
     assert set(report.results) == {*(f"sales[{r}]" for r in REGIONS), "sales", "total"}
-    expected = datasets(local, "shop", flows())
-    assert datasets(shop["store"], "shop", flows()) == expected
+    expected = stored(local, "shop", flows())
+    assert stored(shop["store"], "shop", flows()) == expected
     assert expected["total"][0] == {"sales": sum(len(a) for a in REGIONS.values())}
 
 
@@ -104,4 +105,4 @@ def test_only_the_changed_partition_runs_again(shop: dict[str, Any]) -> None:
     assert statuses(shop["db"], again.run_id) == {
         **{("sales.partition", i): "succeeded" if i == index else "skipped" for i in range(len(REGIONS))},
         ("sales", -1): "succeeded", ("total", -1): "succeeded"}
-    assert datasets(shop["store"], "shop", ["total"])["total"][0] == {"sales": 11}
+    assert stored(shop["store"], "shop", ["total"])["total"][0] == {"sales": 11}

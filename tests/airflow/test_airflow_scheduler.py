@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from airflow_cluster import AirflowCluster
-from airflow_support import datasets, folder_bytes, write_dag
+from airflow_support import folder_bytes, write_dag
+from conformance.datasets import stored
 
 from dataflows_factory import load_factory, run_step
 from dataflows_factory.airflow_provider import asset_uri
@@ -89,7 +90,7 @@ def test_world_runs_on_the_scheduler(deployment: dict[str, Any], tmp_path: Path)
     assert cluster.task_states("sched_world", run_id) == dict.fromkeys(FLOWS, ("success", 1))
     local = tmp_path / "local"
     run(load_factory(str(deployment["root"] / "world" / "factory.py")), store=local, show_progress=False)
-    assert datasets(deployment["store"], "world", FLOWS) == datasets(local, "world", FLOWS)
+    assert stored(deployment["store"], "world", FLOWS) == stored(local, "world", FLOWS)
     log = cluster.task_log("sched_world", run_id, "cities", 1)
     assert "flow 'cities' done: 32 rows" in log and "rows/s" in log
     result = cluster.xcom("sched_world", run_id, "key_metrics")

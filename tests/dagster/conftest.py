@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance.datasets import Dataset, local_datasets
 from dagster import DagsterInstance
 
 from dataflows_factory import Factory, load_factory
-from dataflows_factory.runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -58,11 +58,6 @@ def instance() -> DagsterInstance:
 
 
 @pytest.fixture
-def local_reference(tmp_path: Path) -> Callable[[Factory], dict[str, tuple[dict[str, int], str]]]:
+def local_reference(tmp_path: Path) -> Callable[[Factory], dict[str, Dataset]]:
     """Run a factory with the local runner into its own store; ``{flow: (rows, content_hash)}``."""
-    def reference(factory: Factory) -> dict[str, tuple[dict[str, int], str]]:
-        report = run(factory, store=str(tmp_path / "local-store"), show_progress=False, jobs=1)
-        assert report.ok, report.failed
-        return {name: (result.rows, result.content_hash) for name, result in report.results.items()}
-
-    return reference
+    return lambda factory: local_datasets(factory, tmp_path / "local-store")

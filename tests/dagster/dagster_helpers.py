@@ -1,19 +1,14 @@
-"""Helpers shared by the Dagster tests: read stored datasets and Dagster events back."""
+"""Helpers shared by the Dagster tests: read dataset files and Dagster events back.
+
+Datasets are compared with ``conformance.datasets.stored``, as in every suite.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, ExecuteInProcessResult
-
-
-def stored(store: Path, factory: str, flow: str) -> tuple[dict[str, int], str]:
-    """Rows per resource and content hash of a dataset, read back from the store."""
-    descriptor = json.loads((store / factory / flow / "datapackage.json").read_text())
-    rows = {r["name"]: r["count_of_rows"] for r in descriptor["resources"]}
-    return rows, descriptor["dff"]["content_hash"]
 
 
 def files_of(store: Path, factory: str, flow: str) -> dict[str, bytes]:

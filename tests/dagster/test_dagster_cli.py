@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conformance.datasets import stored
 from dagster import AssetKey, DagsterInstance
-from dagster_helpers import stored
 
 from dataflows_factory import Factory
 from dataflows_factory.partitions import partition_key
@@ -50,7 +50,7 @@ def test_asset_materialize_all(project: Path, home: Path, world: Factory, local_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     store = project / "examples" / "world" / "data"
     reference = local_reference(world)
-    assert {flow: stored(store, "world", flow) for flow in FLOWS} == reference
+    assert stored(store, "world", FLOWS) == reference
     with DagsterInstance.from_config(str(home)) as instance:
         for flow in FLOWS:
             event = instance.get_latest_materialization_event(AssetKey(["world", flow]))

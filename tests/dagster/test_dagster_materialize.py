@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conformance.datasets import stored
 from dagster import AssetSpec, DagsterInstance, EnvVar, materialize
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
-from dagster_helpers import checks, key, materializations, stored
+from dagster_helpers import checks, key, materializations
 
 from dataflows_factory import Factory
 from dataflows_factory.dagster_assets import (
@@ -36,7 +37,7 @@ def test_datasets_equal_local_runner_with_metadata_and_checks(world, tmp_path, i
     found = materializations(result)
     assert sorted(found) == sorted(f"world/{flow}" for flow in FLOWS)
     for flow in FLOWS:
-        rows, content_hash = stored(store, "world", flow)
+        rows, content_hash = stored(store, "world", [flow])[flow]
         assert (rows, content_hash) == reference[flow]
         metadata = found[f"world/{flow}"].metadata
         assert metadata["dagster/row_count"].value == sum(rows.values())
@@ -151,7 +152,7 @@ def test_decorator_all_flows_equal_local_runner(world, tmp_path, instance, local
     result = _materialize(world, store, instance, [world_assets])
     assert result.success
     reference = local_reference(world)
-    assert {flow: stored(store, "world", flow) for flow in FLOWS} == reference
+    assert stored(store, "world", FLOWS) == reference
 
 
 def test_resource_store_from_env_var(world, tmp_path, instance, monkeypatch):
@@ -163,4 +164,4 @@ def test_resource_store_from_env_var(world, tmp_path, instance, monkeypatch):
     assert result.success
     assert materializations(result)["world/countries"].metadata["dataset_uri"].value == str(
         target / "world" / "countries")
-    assert stored(target, "world", "countries")[0] == {"countries": 15}
+    assert stored(target, "world", ["countries"])["countries"][0] == {"countries": 15}

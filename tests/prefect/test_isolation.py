@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 from dataflows import Flow
 
 from dataflows_factory import Factory, load_factory
-from dataflows_factory.adapters._isolation import WORKER_DIED
+from dataflows_factory.adapters.pool import WORKER_DIED
 from dataflows_factory.prefect_blocks import PrefectTranslator, build_flow, run_factory
 
 # Two independent flows that each hold the GIL for a while, and say where and when they ran.
@@ -160,7 +162,8 @@ def test_a_killed_worker_fails_its_try_and_the_retry_runs_on_a_new_pool(tmp_path
 
 def test_a_task_timeout_fails_the_task_run_without_waiting_for_the_worker(tmp_path: Path,
                                                                            api) -> None:
-    """Prefect's timeout interrupts the waiting task; the flow ends in its worker, the pool lives on."""
+    """Prefect's timeout interrupts the waiting task; the step stops in its worker without
+    publishing, and the pool lives on."""
     slow = load_factory(str(_factory_file(tmp_path / "slow", "slow", SLOW)))
 
     started = time.perf_counter()
@@ -169,10 +172,11 @@ def test_a_task_timeout_fails_the_task_run_without_waiting_for_the_worker(tmp_pa
     assert time.perf_counter() - started < 5.5  # the flow alone streams for 6 s
     assert state.is_failed()
     assert api.states(state) == {"crawl": "TimedOut"}
-    # The worker is not lost: the next run (without a time limit) waits for the lock the
-    # first one still holds on the dataset, then runs, or finds it published and skips it.
+    assert not (tmp_path / "slow" / "data" / "slow" / "crawl").exists(), "published after its timeout"
+    # The pool is not lost: the next run (without a time limit) runs the flow in full.
     again = build_flow(slow)(return_state=True)
     assert again.is_completed()
+    assert again.result()["crawl"]["status"] == "succeeded"
     assert _row(again.result()["crawl"]) == {"done": "yes"}
 
 
@@ -199,3 +203,64 @@ def test_isolation_is_checked_when_the_flow_is_built(tmp_path: Path) -> None:
         build_flow(factory, isolation="processes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'process' or 'thread'"):
         run_factory(factory, isolation="threads")  # type: ignore[arg-type]
+
+
+# A user's script with no `if __name__ == "__main__":` guard, as people write them.
+SCRIPT = """
+import json
+import os
+
+from dataflows_factory.prefect_blocks import build_flow
+
+{factory}
+world = build_flow({target})
+results = world()
+print("RESULT " + json.dumps({{"pid": os.getpid(), "statuses": {{name: r["status"] for name, r in results.items()}}}}))
+"""
+
+
+def _run_script(folder: Path, source: str, prefect_api: str) -> tuple[dict[str, Any], str]:
+    script = folder / "run_busy.py"
+    script.write_text(source)
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_LOGGING_LEVEL": "INFO"}
+    done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    return json.loads(line[len("RESULT "):]), output
+
+
+def test_a_script_without_main_guard_runs_its_flows_in_worker_processes(tmp_path: Path,
+                                                                        prefect_api: str) -> None:
+    """Workers never import the script being run: a module-level ``world()`` works, in workers."""
+    factory_file = _factory_file(tmp_path / "busy", "busy", BUSY)
+    source = SCRIPT.format(factory="", target=repr(str(factory_file)))
+
+    result, output = _run_script(factory_file.parent, source, prefect_api)
+
+    assert result["statuses"] == {"left": "succeeded", "right": "succeeded"}, output
+    assert WORKER_DIED not in output
+    pids = {int(_row({"dataset_uri": str(factory_file.parent / "data" / "busy" / name)})["pid"])
+            for name in ("left", "right")}
+    assert result["pid"] not in pids and len(pids) == 2, "each flow ran in a worker process"
+
+
+def test_a_factory_defined_in_an_unguarded_script_runs_in_threads_with_one_warning(
+        tmp_path: Path, prefect_api: str) -> None:
+    """A worker could load such a factory only by re-running the script: threads, said once."""
+    folder = tmp_path / "inline"
+    folder.mkdir()
+    body = BUSY.replace('factory = Factory("busy", store="data")',
+                        'factory = Factory("busy", store=os.path.join(os.path.dirname(__file__), "data"))')
+    source = SCRIPT.format(factory=body, target="factory")
+
+    result, output = _run_script(folder, source, prefect_api)
+
+    assert result["statuses"] == {"left": "succeeded", "right": "succeeded"}, output
+    # Emitted once (by our logger), and also shown in the log of the task run that met it.
+    assert output.count("dataflows_factory.adapters.pool - factory 'busy' is defined in the script "
+                        "being run") == 1, output
+    pids = {int(_row({"dataset_uri": str(folder / "data" / "busy" / name)})["pid"])
+            for name in ("left", "right")}
+    assert pids == {result["pid"]}

@@ -14,7 +14,6 @@ from shop import sales_factory
 from dataflows_factory import Factory, run
 from dataflows_factory.partitions import dates
 from dataflows_factory.prefect_blocks import FactoryRunError, PrefectTranslator, build_flow, cache_key
-from dataflows_factory.prefect_blocks._submitter import plan_units
 
 PARTS = ["sales[raw/apac.csv]", "sales[raw/eu.csv]", "sales[raw/us.csv]"]
 UNITS = [*PARTS, "sales", "total"]
@@ -27,9 +26,9 @@ def _sales(root: Path) -> Factory:
 def test_units_and_task_options_follow_the_plan(tmp_path: Path) -> None:
     """Parts, then their merge, then downstream; each part named and retried on its own."""
     plan = _sales(tmp_path).plan()
-    units = plan_units(plan)
+    units = plan.units()
     assert [u.id for u in units] == UNITS
-    assert {u.id: u.upstream for u in units} == {
+    assert {u.id: u.deps for u in units} == {
         **dict.fromkeys(PARTS, ()), "sales": tuple(PARTS), "total": ("sales",)}
     step = plan.step("sales")
     part = PrefectTranslator().make_task(step, partition="raw/{eu}.csv")

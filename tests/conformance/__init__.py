@@ -1,0 +1,1 @@
+"""One conformance suite: the same factories on every installed engine, compared with the local runner."""
