@@ -24,7 +24,6 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .adapters.plan import Plan
-    from .runner import RunReport
 
 __all__ = ["Factory", "load_factory"]
 
@@ -187,12 +186,6 @@ class Factory:
         from .adapters.plan import build_plan
 
         return build_plan(self, select=select, store=store)
-
-    def run(self, select: str | Iterable[str] | None = None, **options: Any) -> RunReport:
-        """Run the factory (or a selection) on this machine with the local runner."""
-        from .runner import run
-
-        return run(self, select=select, **options)
 
     def get_ref(self) -> str:
         """An import reference (``module:attr`` or ``/path/file.py:attr``) to rebuild this factory."""

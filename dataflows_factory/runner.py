@@ -36,7 +36,7 @@ from .adapters.pool import (
     start_method,
     worker_reference,
 )
-from .adapters.step import FAILED, SKIPPED, SUCCEEDED, StepResult, _now, new_run_id
+from .adapters.results import FAILED, SKIPPED, SUCCEEDED, StepResult, new_run_id, now
 from .factory import Factory, load_factory
 from .store import Store
 
@@ -114,7 +114,7 @@ def run(
         unfinished = _unfinished(target, plan)
         plan = plan.select(unfinished) if unfinished else replace(plan, steps=())
     report = RunReport(run_id=run_id or new_run_id(), factory=factory.name,
-                       store=target.display_url, started_at=_now(), plan=list(plan.names))
+                       store=target.display_url, started_at=now(), plan=list(plan.names))
     report.manifest = f"{target.runs_url(factory.name)}/{report.run_id}.json"
     jobs = max(1, jobs or os.cpu_count() or 1)
     units = plan.units()
@@ -126,7 +126,7 @@ def run(
         _Scheduler(plan, units, factory, key, target, report, jobs, force, display, stop, start).run()
     order = [unit.id for unit in units]
     report.results = {name: report.results[name] for name in order if name in report.results}
-    report.finished_at = _now()
+    report.finished_at = now()
     _write_manifest(target, report)
     return report
 
@@ -325,8 +325,8 @@ class _Scheduler:
                 ) -> StepResult:
         return StepResult(factory=self.plan.factory, flow=unit.flow, status=status,
                           dataset_uri=unit.step.output, run_id=self.report.run_id,
-                          started_at=_now() if status == UPSTREAM_FAILED else "",
-                          finished_at=_now(), attempt=attempt, error=error,
+                          started_at=now() if status == UPSTREAM_FAILED else "",
+                          finished_at=now(), attempt=attempt, error=error,
                           partition=unit.partition)
 
     def _record(self, unit: Unit, result: StepResult) -> None:

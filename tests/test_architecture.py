@@ -9,18 +9,8 @@ from pathlib import Path
 PACKAGE = "dataflows_factory"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
-# Cycles that exist today and are being removed (issue 12), each as reported: the path from
-# its smallest module. Empty this as they go; any other cycle fails the test at once.
-_ADAPTERS, _FACTORY, _RUNNER = f"{PACKAGE}.adapters", f"{PACKAGE}.factory", f"{PACKAGE}.runner"
-KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset({
-    # step <-> _parts
-    (f"{_ADAPTERS}._parts", f"{_ADAPTERS}.step"),
-    # factory <-> runner (Factory.run() imports the runner), and through the step executor and pool
-    (_FACTORY, _RUNNER),
-    (f"{_ADAPTERS}.step", _FACTORY, _RUNNER),
-    (f"{_ADAPTERS}.pool", _FACTORY, _RUNNER),
-    (f"{_ADAPTERS}.pool", f"{_ADAPTERS}.step", _FACTORY, _RUNNER),
-})
+# Cycles accepted for now, each as reported (the path from its smallest module): none.
+KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset()
 
 
 def _modules() -> dict[str, Path]:

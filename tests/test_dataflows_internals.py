@@ -37,10 +37,6 @@ ALLOWED = {
     # Hashing the user's own flow functions (their closures) is Python introspection of
     # user code, not of a library.
     ("_fingerprint.py", "closure inspection"),
-    # Until the step executor's _stream calls _dataflows.stream(flow, tracker.install):
-    # remove these two once it does (the lead wires it, issue 12).
-    ("adapters/step.py", "Flow._chain()"),
-    ("adapters/step.py", "DataStreamProcessor._process()"),
 }
 WORLD_FLOWS = ("countries", "cities", "key_metrics", "publish")
 

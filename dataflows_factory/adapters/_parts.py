@@ -21,11 +21,13 @@ from ..errors import FlowExecutionError
 from ..partitions import part_dataset
 from ..store import Store, unversioned
 from ._interrupt import publishing
+from ._measure import finish_descriptor
+from ._skip import reusable
+from .results import SKIPPED, SUCCEEDED, StepResult, now, result_of
 
 if TYPE_CHECKING:
     from ..factory import Factory
     from ..flow import FlowSpec
-    from .step import StepResult
 
 __all__ = ["merge_parts", "parts_fingerprint"]
 
@@ -57,18 +59,14 @@ def parts_fingerprint(
 def merge_parts(
     factory: Factory, spec: FlowSpec, store: Store, *, force: bool, run_id: str, attempt: int
 ) -> StepResult:
-    from .step import SKIPPED, SUCCEEDED, _finish_descriptor, _now, _result
-
-    started, clock = _now(), time.perf_counter()
+    started, clock = now(), time.perf_counter()
     uri = store.dataset_url(factory.name, spec.name)
     with contextlib.ExitStack() as stack:
         stack.enter_context(store.lock(factory.name, spec.name, ()))
         print_, parts = parts_fingerprint(factory, spec, store)
-        previous = store.read_descriptor(factory.name, spec.name)
-        if (not force and previous is not None
-                and previous.get("dff", {}).get("fingerprint") == print_
-                and store.has_files(factory.name, spec.name, previous)):
-            return _result(factory.name, spec.name, SKIPPED, uri, previous, print_, started, clock,
+        previous = reusable(store, factory.name, spec.name, print_, force=force)
+        if previous is not None:
+            return result_of(factory.name, spec.name, SKIPPED, uri, previous, print_, started, clock,
                            run_id, attempt)
         first = parts[0][2]
         _check_same_shape(spec.name, parts)
@@ -97,11 +95,11 @@ def merge_parts(
             handle.close()
         with open(os.path.join(staged, "datapackage.json"), "w", encoding="utf-8") as handle:
             json.dump(merged, handle)
-        descriptor = _finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,
+        descriptor = finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,
                                         extra={"partitions": [value for value, _, _ in parts]})
         with publishing():
             store.publish(factory.name, spec.name, staged)
-    return _result(factory.name, spec.name, SUCCEEDED, uri, descriptor, print_, started, clock,
+    return result_of(factory.name, spec.name, SUCCEEDED, uri, descriptor, print_, started, clock,
                    run_id, attempt)
 
 

@@ -100,25 +100,34 @@ def _plan(factory: FactoryLike, select: str | Iterable[str] | None,
 
 def _add_tasks(plan: Plan, *, force: bool | str, task_kwargs: Mapping[str, Any],
                translator: DataflowsTranslator | None) -> dict[str, Any]:
+    """One task per unit of the plan, edges from the units' deps; a partitioned flow's parts
+    become one mapped task (any worker may run any part), its merge the flow's own task."""
     translator = translator or DataflowsTranslator()
-    heads: dict[str, Any] = {}  # the first task of each flow: what its upstreams point to
-    tails: dict[str, Any] = {}  # the task that publishes its dataset: what downstream waits for
     factory_ref = str(plan.factory_ref)  # checked by _plan()
-    for step in plan.steps:
-        # Passed explicitly, the flow's options win over the DAG's default_args.
-        spec = translator.get_task_spec(plan, step)
-        # The store resolved now, at parse time, so that the task writes exactly where
-        # its Asset outlet says, whatever DFF_STORE a worker may have.
-        common: dict[str, Any] = {"factory_ref": factory_ref, "flow": step.name, "store": plan.store,
-                                  "force": force}
-        tails[step.name] = heads[step.name] = DataflowsFlowOperator(
-            plan=plan, translator=translator, **common, **{**spec.to_kwargs(), **task_kwargs})
-        if step.partitioned:
-            heads[step.name] = _partition_tasks(spec, step.partitions, common, task_kwargs)
-            heads[step.name] >> tails[step.name]
-    for upstream, downstream in plan.edges():
-        tails[upstream] >> heads[downstream]
-    return tails
+    specs = {step.name: translator.get_task_spec(plan, step) for step in plan.steps}
+    # The store resolved now, at parse time, so that the task writes exactly where its
+    # Asset outlet says, whatever DFF_STORE a worker may have.
+    common: dict[str, dict[str, Any]] = {
+        name: {"factory_ref": factory_ref, "flow": name, "store": plan.store, "force": force}
+        for name in specs}
+    tasks: dict[str, Any] = {}  # unit id -> the task that runs it
+    mapped: dict[str, Any] = {}  # partitioned flow -> its one mapped task
+    for unit in plan.units():
+        name = unit.flow
+        if unit.partition is None:
+            # Passed explicitly, the flow's options win over the DAG's default_args.
+            tasks[unit.id] = DataflowsFlowOperator(
+                plan=plan, translator=translator, **common[name],
+                **{**specs[name].to_kwargs(), **task_kwargs})
+            continue
+        if name not in mapped:
+            mapped[name] = _partition_tasks(specs[name], unit.step.partitions, common[name],
+                                            task_kwargs)
+        tasks[unit.id] = mapped[name]
+    edges = {(tasks[dep], tasks[unit.id]) for unit in plan.units() for dep in unit.deps}
+    for upstream, downstream in edges:
+        upstream >> downstream
+    return {step.name: tasks[step.name] for step in plan.steps}
 
 
 def _partition_tasks(spec: TaskSpec, partitions: tuple[str, ...], common: Mapping[str, Any],

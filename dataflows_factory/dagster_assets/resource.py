@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from ..adapters.plan import StepPlan
+from ..adapters.plan import Schedule, StepPlan
 from ..adapters.step import StepResult, run_step
 from ..errors import FlowExecutionError
 from ..factory import Factory
@@ -74,16 +74,19 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         factory, targets = _selected(context)
         store = factory.store(self.store)
         plan = factory.plan(store=store)
-        blocked: dict[str, str] = {}
+        # What a failure holds back is the plan's answer; the op only walks its targets in
+        # plan order (a flow's unit id is its name; a partitioned flow's, its merge's).
+        schedule = Schedule(plan.units())
         failures: list[tuple[FlowExecutionError, str | None]] = []
 
         def hold_back(flow: str) -> None:
-            blocked.update({name: flow for name in plan.downstream(flow) if name not in blocked})
+            if flow not in schedule.failed and flow not in schedule.blocked:
+                schedule.finish(flow, ok=False)
 
         for flow, key in targets:
-            if flow in blocked:
-                context.log.warning(f"flow {flow!r} not run: upstream flow {blocked[flow]!r} failed "
-                                    "(or failed its blocking check)")
+            if flow in schedule.blocked:
+                context.log.warning(f"flow {flow!r} not run: upstream flow {schedule.blocked[flow]!r} "
+                                    "failed (or failed its blocking check)")
                 continue
             step = plan.step(flow)
             partition = _partition(context, step)

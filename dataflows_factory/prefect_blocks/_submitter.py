@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ..adapters._skip import reusable
 from ..adapters.plan import Plan, Schedule, Unit
 from ..adapters.pool import Isolation
 from ..adapters.step import StepResult, dataset_name, step_fingerprint
@@ -96,14 +97,10 @@ class Submitter:
         was cached, so the record's content hash is compared with the published
         descriptor's, and the resource files must be present with their recorded sizes.
         """
-        descriptor = self.store.read_descriptor(self.factory.name, dataset)
+        descriptor = reusable(self.store, self.factory.name, dataset, fingerprint)
         if descriptor is None:
             return False
-        published = descriptor.get("dff", {})
-        if published.get("fingerprint") != fingerprint:
-            return False
-        if not self.store.has_files(self.factory.name, dataset, descriptor):
-            return False
+        published = descriptor["dff"]
         try:
             result_store: Any = _task_result_store(prefect_task)
             if not result_store.exists(key):

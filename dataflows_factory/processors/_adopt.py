@@ -14,6 +14,8 @@ from typing import Any
 from dataflows import DataStreamProcessor, load
 from dataflows import dump_to_path as plain_dump_to_path
 
+from ..adapters import _dataflows
+from ..adapters._dataflows import supported
 from ._casting import fast_schema_validator
 from .csv_reader import install as install_csv_reader
 
@@ -26,7 +28,6 @@ def enabled() -> bool:
     paths were verified with (otherwise they warn once and stay off)."""
     if os.environ.get("DFF_FAST_PATHS", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
-    from ..adapters._dataflows import supported
 
     return supported()
 
@@ -44,7 +45,6 @@ def accelerate(step: Any) -> Any:
     """``step``, or an equivalent fast step (same options, same output)."""
     if not enabled():
         return step
-    from ..adapters import _dataflows
 
     if isinstance(step, DataStreamProcessor):
         _dataflows.pass_rows_through(step)
@@ -72,7 +72,6 @@ def accelerate(step: Any) -> Any:
 def _fast_cast(step: Any) -> None:
     # Only the plain schema cast whose errors raise (load's CAST_WITH_SCHEMA with the
     # default on_error, or core's cast-by-default) has a compiled twin.
-    from ..adapters import _dataflows
 
     if not _dataflows.is_plain_schema_cast(step.caster):
         return

@@ -28,6 +28,7 @@ from dataflows.base.schema_validator import ValidationError
 from tableschema import Schema
 from tableschema.exceptions import CastError
 
+from ..adapters._dataflows import preserves_missing_values
 from .csv_reader import PlainCSVRows
 
 __all__ = ["HandOver", "csv_row_reader", "fast_schema_validator", "field_casters", "kept",
@@ -73,7 +74,6 @@ class _Fast:
 
 def _caster(field: Any) -> tuple[Caster, _Fast | None]:
     # Imported here: adapters/__init__ imports step, which imports flow, which imports this.
-    from ..adapters._dataflows import preserves_missing_values
 
     slow: Caster = field.cast_value
     if not _simple(field) or preserves_missing_values(field):

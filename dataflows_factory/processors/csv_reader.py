@@ -23,10 +23,14 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["PlainCSVRows", "install", "local_path"]
+from ..adapters._dataflows import (
+    after_process_datapackage,
+    csv_dialect,
+    pending_keyed_stream,
+    reads_rows_as_parsed,
+)
 
-# The private parts of tabulator and load are read through ..adapters._dataflows, imported
-# where used: adapters/__init__ imports step, which imports flow, which imports this module.
+__all__ = ["PlainCSVRows", "install", "local_path"]
 
 # What dataflows.load passes to tabulator when the user gave no stream option.
 _DEFAULT_OPTIONS = {
@@ -47,7 +51,6 @@ def _default_options(options: dict[str, Any]) -> bool:
 
 
 def _plain_dialect(stream: Any) -> bool:
-    from ..adapters._dataflows import csv_dialect
 
     dialect = csv_dialect(stream)
     if dialect is None:
@@ -65,7 +68,6 @@ def _plain_dialect(stream: Any) -> bool:
 
 def local_path(stream: Any) -> str | None:
     """The file ``stream`` reads, when tabulator reads it as plain utf-8 CSV from disk."""
-    from ..adapters._dataflows import reads_rows_as_parsed
 
     source = stream.source
     if not isinstance(source, str) or stream.scheme != "file" or stream.format != "csv":
@@ -141,7 +143,6 @@ def install(step: Any) -> None:
         install(step)
         Flow(step, dump_to_path("out")).process()
     """
-    from ..adapters._dataflows import after_process_datapackage
 
     def swap_iterators() -> None:
         # load has now added its defaults; any option the user gave leaves a trace here.
@@ -152,7 +153,6 @@ def install(step: Any) -> None:
 
 
 def _swap(iterator: Any) -> Any:
-    from ..adapters._dataflows import pending_keyed_stream
 
     stream = pending_keyed_stream(iterator)
     path = local_path(stream) if stream is not None else None

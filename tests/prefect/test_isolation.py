@@ -215,7 +215,8 @@ from dataflows_factory.prefect_blocks import build_flow
 {factory}
 world = build_flow({target})
 results = world()
-print("RESULT " + json.dumps({{"pid": os.getpid(), "statuses": {{name: r["status"] for name, r in results.items()}}}}))
+statuses = {{name: r["status"] for name, r in results.items()}}
+print("RESULT " + json.dumps({{"pid": os.getpid(), "statuses": statuses}}))
 """
 
 
