@@ -183,11 +183,13 @@ def execute(call: Call, progress: Callable[[str, str, int], None] | None = None,
     return {"result": result.to_dict()}
 
 
-def start_method(factory: Factory | None = None) -> Start:
-    """``"fork"`` for a single-threaded POSIX caller, else ``"spawn"``; ``"thread"`` when
-    ``$DFF_WORKERS=thread``."""
-    if os.environ.get("DFF_WORKERS", "").strip().lower() == "thread":
-        return "thread"
+def start_method() -> Start:
+    """How the local runner starts workers: ``$DFF_WORKERS`` if set (``fork``, ``spawn`` or
+    ``thread``), else ``"fork"`` for a single-threaded POSIX caller and ``"spawn"`` otherwise
+    (forking a process that has threads can deadlock the child)."""
+    chosen = os.environ.get("DFF_WORKERS", "").strip().lower()
+    if chosen in get_args(Start) and (chosen != "fork" or hasattr(os, "fork")):
+        return chosen  # type: ignore[return-value]
     if hasattr(os, "fork") and threading.active_count() == 1:
         return "fork"
     return "spawn"
@@ -239,6 +241,7 @@ class WorkerPool:
         self._closed = False
         self._stopping = False
         self._reader: threading.Thread | None = None
+        self._zygote: _Zygote | None = None
 
     # -- public --------------------------------------------------------------------------------
 
@@ -316,6 +319,8 @@ class WorkerPool:
             self._reader.join(timeout=GRACE_SECONDS + 5)
         for worker in workers:
             worker.reap()
+        if self._zygote is not None:
+            self._zygote.close()
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -348,33 +353,28 @@ class WorkerPool:
                 self._lost(worker)
 
     def _spawn(self) -> _Worker:
+        if self.start == "spawn":
+            if self._zygote is None:
+                self._zygote = _Zygote()
+            conn, pid = self._zygote.fork()
+            return _Worker(conn, pid, None)
         parent_end, child_end = socket.socketpair()
-        if self.start == "fork":
-            siblings = [w.conn for w in self._workers]
-            pid = os.fork()
-            if pid == 0:  # the worker
-                code = 0
-                try:
-                    parent_end.close()
-                    for conn in siblings:
-                        with contextlib.suppress(OSError):
-                            conn.close()
-                    _serve(Connection(child_end.detach()), os.getppid())
-                except BaseException:
-                    code = 1
-                finally:
-                    os._exit(code)
-            process = None
-        else:
-            if not sys.executable:
-                raise OSError("this interpreter does not know its executable (sys.executable is empty)")
-            process = subprocess.Popen(
-                [sys.executable, "-c", "from dataflows_factory.adapters.pool import main; main()",
-                 str(child_end.fileno()), str(os.getpid())],
-                pass_fds=(child_end.fileno(),), env=_worker_env(), close_fds=True)
-            pid = process.pid
+        siblings = [w.conn for w in self._workers]
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                parent_end.close()
+                for conn in siblings:
+                    with contextlib.suppress(OSError):
+                        conn.close()
+                _serve(Connection(child_end.detach()), os.getppid())
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
         child_end.close()
-        return _Worker(Connection(parent_end.detach()), pid, process)
+        return _Worker(Connection(parent_end.detach()), pid, None)
 
     def _read(self) -> None:
         """Routes each worker's events to the queue of its step; notices dead workers."""
@@ -413,8 +413,19 @@ class WorkerPool:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
             else:
-                self._dispatch()
+                self._dispatch_in_reader()
         events.put((ticket, "done", data))
+
+    def _dispatch_in_reader(self) -> None:
+        """:meth:`_dispatch` from the reader thread: a worker that cannot be started fails
+        the steps waiting for one, instead of the thread (lock held)."""
+        try:
+            self._dispatch()
+        except OSError as error:
+            for ticket, _call, events in self._pending:
+                self._events.pop(ticket, None)
+                events.put((ticket, "done", {"unstartable": str(error)}))
+            self._pending.clear()
 
     def _lost(self, worker: _Worker) -> None:
         """A worker's socket closed: it exited or died; fail its step, replace it if needed."""
@@ -442,7 +453,7 @@ class WorkerPool:
             events.put((ticket, "done", payload))  # type: ignore[arg-type]
         with self._lock:
             if not self._closed and not self._stopping:
-                self._dispatch()
+                self._dispatch_in_reader()
 
 
 def _unreadable(error: Exception) -> logging.LogRecord:
@@ -479,15 +490,75 @@ class _Ship(logging.Handler):
             self.handleError(record)
 
 
+class _Zygote:
+    """A fresh interpreter that imported the step executor (and dataflows) once and forks a
+    worker on request: workers for callers with threads start in milliseconds, and none of
+    them ever imports the caller's ``__main__`` (Python's forkserver would)."""
+
+    def __init__(self) -> None:
+        if not sys.executable:
+            raise OSError("this interpreter does not know its executable (sys.executable is empty)")
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from dataflows_factory.adapters.pool import main; main()",
+             str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),), env=_worker_env(), close_fds=True)
+        theirs.close()
+        self.socket = ours
+        self.lock = threading.Lock()
+
+    def fork(self) -> tuple[Connection, int]:
+        """A new worker: the parent's end of its socket, and its pid."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self.lock:
+                socket.send_fds(self.socket, [b"fork"], [theirs.fileno()])
+                answer = self.socket.recv(32)
+        finally:
+            theirs.close()
+        if not answer:
+            ours.close()
+            self.process.wait()
+            raise OSError(f"the worker starter exited with code {self.process.returncode} "
+                          "(its error is above, on stderr)")
+        return Connection(ours.detach()), int(answer)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.close()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+
 def main() -> None:
-    """Entry point of a spawned worker: ``python -c ... FD PARENT_PID``."""
-    fd, parent = int(sys.argv[1]), int(sys.argv[2])
-    code = 0
-    try:
-        _serve(Connection(fd), parent)
-    except BaseException:
-        code = 1
-    os._exit(code)
+    """Entry point of the worker starter (:class:`_Zygote`): ``python -c ... FD CALLER_PID``."""
+    control = socket.socket(fileno=int(sys.argv[1]))
+    # Ctrl-C is for the caller and the workers; children are reaped by the system. Nothing
+    # here starts a thread: forking stays safe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    from . import step  # noqa: F401  (imported once, inherited by every worker)
+
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 16, 1)
+        except OSError:
+            message, fds = b"", []
+        if not message or not fds:  # the caller closed the pool, or died
+            os._exit(0)
+        pid = os.fork()
+        if pid == 0:  # a worker; its parent-death watch follows this starter
+            code = 0
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _serve(Connection(fds[0]), os.getppid())
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+        control.sendall(str(pid).encode())
 
 
 def _serve(conn: Connection, parent: int) -> None:

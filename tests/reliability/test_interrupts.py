@@ -13,9 +13,22 @@ from pathlib import Path
 
 import pytest
 from _dff import dff
-from test_crash_safety import _snapshot, _write_inputs
+from test_crash_safety import FACTORY, _snapshot
+from test_crash_safety import _write_inputs as _write_crash_inputs
 
 STOP_SECONDS = 2.0  # the promise: a run stops within 2 s of the signal
+
+# The crash factory, whose crawling flow also says when it is streaming (the dumper buffers
+# its file, so the staging folder's size does not tell).
+STREAMING = "            time.sleep(0.05)\n"
+MARKED = (STREAMING + "            if number == 2000:\n"
+          "                open(os.path.join(os.path.dirname(__file__), 'streaming.flag'), 'w').close()\n")
+
+
+def _write_inputs(folder: Path, rows: int, tag: str) -> None:
+    _write_crash_inputs(folder, rows, tag)
+    assert STREAMING in FACTORY
+    (folder / "factory.py").write_text(FACTORY.replace(STREAMING, MARKED))
 
 
 def _group_alive(pgid: int) -> list[int]:
@@ -34,15 +47,15 @@ def _group_alive(pgid: int) -> list[int]:
     return alive
 
 
-def _start_slow_run(project: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_slow_run(project: Path, *args: str, workers: str = "fork"
+                    ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """A ``dff run`` of the big flow, crawling, with its new dataset half-written in staging."""
     _write_inputs(project, 2000, "old")
     assert dff("run", "factory.py", "--no-progress", cwd=project).returncode == 0
     before = _snapshot(project)
     _write_inputs(project, 40_000, "new")
     (project / "slow.flag").write_text("crawl")
-    staging = project / "data" / "crash" / ".staging"
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "DFF_WORKERS": workers}
     env.pop("DFF_STORE", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "dataflows_factory.cli", "run", "factory.py", "-s", "big",
@@ -50,7 +63,7 @@ def _start_slow_run(project: Path, *args: str) -> tuple[subprocess.Popen[str], d
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if any(p.is_file() and p.stat().st_size > 20_000 for p in staging.rglob("*.csv")):
+        if (project / "streaming.flag").exists():  # 2,000 of 40,000 rows streamed, in staging
             break
         time.sleep(0.05)
     if process.poll() is not None:
@@ -74,17 +87,20 @@ def _assert_nothing_published_and_next_run_repairs(project: Path, before: dict[s
     assert not any((project / "data" / "crash" / ".staging").iterdir())
 
 
-@pytest.mark.parametrize(("signum", "target", "code"), [
-    (signal.SIGINT, "group", 130),   # Ctrl-C in a terminal
-    (signal.SIGINT, "main", 130),    # kill -INT of the dff process alone
-    (signal.SIGTERM, "main", 143),   # what schedulers and containers send
-    (signal.SIGTERM, "group", 143),
-], ids=["sigint-group", "sigint-main", "sigterm-main", "sigterm-group"])
+@pytest.mark.parametrize(("signum", "target", "code", "workers"), [
+    (signal.SIGINT, "group", 130, "fork"),   # Ctrl-C in a terminal
+    (signal.SIGINT, "main", 130, "fork"),    # kill -INT of the dff process alone
+    (signal.SIGTERM, "main", 143, "fork"),   # what schedulers and containers send
+    (signal.SIGTERM, "group", 143, "fork"),
+    (signal.SIGINT, "group", 130, "spawn"),  # workers of a fresh interpreter (callers with threads)
+    (signal.SIGTERM, "main", 143, "spawn"),
+], ids=["sigint-group", "sigint-main", "sigterm-main", "sigterm-group", "sigint-group-spawn",
+        "sigterm-main-spawn"])
 def test_a_signal_stops_the_run_within_two_seconds_and_publishes_nothing(
-        project: Path, signum: int, target: str, code: int) -> None:
+        project: Path, signum: int, target: str, code: int, workers: str) -> None:
     """The run exits 128+signal within 2 s with one line, its manifest says interrupted, and the
     dataset being built is not published: the previous one stays byte-identical."""
-    process, before = _start_slow_run(project, "--jobs", "2")
+    process, before = _start_slow_run(project, "--jobs", "2", workers=workers)
     sent = time.monotonic()
     (os.killpg if target == "group" else os.kill)(process.pid, signum)
     try:
@@ -109,10 +125,12 @@ def test_a_signal_stops_the_run_within_two_seconds_and_publishes_nothing(
     _assert_nothing_published_and_next_run_repairs(project, before)
 
 
-def test_workers_of_a_killed_run_stop_within_two_seconds_and_publish_nothing(project: Path) -> None:
+@pytest.mark.parametrize("workers", ["fork", "spawn"])
+def test_workers_of_a_killed_run_stop_within_two_seconds_and_publish_nothing(project: Path,
+                                                                             workers: str) -> None:
     """``kill -9`` of the dff process alone (an OOM kill): its workers notice, publish nothing,
     exit, and the next run cleans what they left."""
-    process, before = _start_slow_run(project, "--jobs", "2")
+    process, before = _start_slow_run(project, "--jobs", "2", workers=workers)
     assert len(_group_alive(process.pid)) >= 2, "the flow runs in a worker process"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
