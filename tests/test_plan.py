@@ -9,6 +9,7 @@ import pytest
 from dataflows import Flow, load
 
 from dataflows_factory import Factory, Plan, SelectionError
+from dataflows_factory.adapters.plan import Schedule
 
 
 def test_world_plan_is_topological_with_outputs_and_retries(world: Factory):
@@ -83,3 +84,42 @@ def test_plan_of_fifty_flows_is_fast_to_build(tmp_path: Path):
     assert plan.names == tuple(f"f{i}" for i in range(50))
     assert len(plan.edges()) == 49
     assert plan.downstream("f47") == ["f48", "f49"]
+
+
+def test_units_are_flows_or_parts_then_their_merge(tmp_path: Path):
+    """A partitioned flow is its parts, then a merge keeping the flow's id; deps follow."""
+    factory = Factory("units", root=tmp_path)
+    factory.flow(name="raw", partitions=["eu", "us"])(lambda partition: Flow([{"p": partition}]))
+    factory.flow(name="total")(lambda raw: Flow(raw))
+    units = factory.plan().units()
+    assert [(u.id, u.partition, u.deps, u.is_merge) for u in units] == [
+        ("raw[eu]", "eu", (), False), ("raw[us]", "us", (), False),
+        ("raw", None, ("raw[eu]", "raw[us]"), True), ("total", None, ("raw",), False)]
+    # Upstream flows outside a selection are read from the store: not deps.
+    assert [(u.id, u.deps) for u in factory.plan(select="total").units()] == [("total", ())]
+
+
+def test_schedule_readies_in_order_and_a_failure_blocks_only_what_is_below(world: Factory):
+    """Ready units are those whose deps succeeded; a failure blocks its downstream, named by
+    the failed unit, and independent units go on; a retry puts a unit back."""
+    schedule = Schedule(world.plan().units())
+    assert [u.id for u in schedule.ready()] == ["countries", "cities"]
+    schedule.start("countries")
+    schedule.start("cities")
+    assert schedule.ready() == []
+    schedule.retry("cities")
+    assert [u.id for u in schedule.ready()] == ["cities"]
+    schedule.start("cities")
+    assert schedule.finish("cities", ok=False) == ["key_metrics", "publish"]
+    assert schedule.blocked == {"key_metrics": "cities", "publish": "cities"}
+    assert not schedule.done  # countries still runs
+    assert schedule.finish("countries", ok=True) == []
+    assert schedule.done and schedule.succeeded == {"countries"} and schedule.failed == {"cities"}
+
+
+def test_schedule_cancel_drops_what_has_not_started(world: Factory):
+    """An interrupted run drops every pending unit and keeps the running ones to record."""
+    schedule = Schedule(world.plan().units())
+    schedule.start("countries")
+    assert schedule.cancel() == ["cities", "key_metrics", "publish"]
+    assert schedule.ready() == [] and schedule.running == {"countries"}
