@@ -17,6 +17,10 @@ nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "core", "airflow", "prefect", "dagster"]
 
 PYTHON = "3.11"
+# The core suite is CPU-bound and mostly one process at a time (hypothesis in process, the
+# CLI tests waiting on one subprocess): two workers keep both cores busy. Each test file
+# stays whole on one worker, so a module's shared fixture (the bad-input corpus) runs once.
+CORE_WORKERS = ("-n", "2", "--dist", "loadfile")
 
 
 def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> None:
@@ -62,7 +66,7 @@ def core(session: nox.Session) -> None:
     """The model, plan, step executor, store, runner, CLI, fast paths and reliability suite
     (S3 store tests need the s3 extra); no orchestrator installed."""
     install(session, "s3")
-    session.run("pytest", "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
+    session.run("pytest", *CORE_WORKERS, "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
                 "--ignore=tests/dagster", *session.posargs)
 
 
