@@ -10,20 +10,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
+from .adapters.plan import Plan, StepPlan
 from .errors import (
     DuplicateFlowError,
     FactoryCycleError,
+    FactoryDefinitionError,
     FactoryRefError,
     UnknownUpstreamError,
 )
 from .flow import FlowSpec, check_name
 from .partitions import Partitions
 from .store import Store
-
-if TYPE_CHECKING:
-    from .adapters.plan import Plan
 
 __all__ = ["Factory", "load_factory"]
 
@@ -182,10 +181,42 @@ class Factory:
 
     def plan(self, select: str | Iterable[str] | None = None,
              store: str | os.PathLike[str] | Store | None = None) -> Plan:
-        """The factory as an immutable, JSON-serialisable :class:`Plan`; runs nothing."""
-        from .adapters.plan import build_plan
+        """Validate the factory and describe it (or a selection) as an immutable,
+        JSON-serialisable :class:`Plan`; runs nothing and reads no data."""
+        order = self.validate()
+        resolved = self.store(store)
+        try:
+            ref: str | None = self.get_ref()
+        except Exception:  # a factory built in a test or a notebook: runnable locally only
+            ref = None
+        steps = tuple(
+            StepPlan(
+                name=name,
+                inputs=self.flows[name].inputs,
+                after=self.flows[name].after,
+                retries=self.flows[name].retries,
+                retry_delay=self.flows[name].retry_delay,
+                description=self.flows[name].description,
+                tags=self.flows[name].tags,
+                output=resolved.dataset_url(self.name, name),
+                partitions=self._partitions(name),
+            )
+            for name in order
+        )
+        plan = Plan(factory=self.name, store=resolved.url, steps=steps, factory_ref=ref,
+                    description=self.description)
+        return plan.select(select)
 
-        return build_plan(self, select=select, store=store)
+    def _partitions(self, name: str) -> tuple[str, ...]:
+        split = self.flows[name].partitions
+        if split is None:
+            return ()
+        values = split.resolve(self.root)
+        if not values:
+            raise FactoryDefinitionError(
+                f"flow {name!r} is partitioned but has no partitions ({split}); "
+                "a partitioned flow needs at least one partition")
+        return values
 
     def get_ref(self) -> str:
         """An import reference (``module:attr`` or ``/path/file.py:attr``) to rebuild this factory."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from .adapters.ids import safe_id
+from ._naming import safe_id
 from .errors import FactoryDefinitionError
 
 __all__ = ["Partitions", "dates", "files", "part_dataset", "partition_key", "static"]

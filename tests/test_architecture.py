@@ -110,7 +110,7 @@ def test_cycles_are_found_with_their_path() -> None:
 def test_the_graph_sees_deferred_imports_and_skips_type_checking_ones() -> None:
     """The graph has the edges the rule promises, so a cycle cannot hide from it."""
     graph = import_graph()
-    assert "dataflows_factory.adapters.ids" in graph["dataflows_factory.partitions"]
+    assert "dataflows_factory._naming" in graph["dataflows_factory.partitions"]
     # prefect_blocks.blocks imports flows inside DataflowsFactory.run; flows imports blocks
     # only for type checking.
     assert "dataflows_factory.prefect_blocks.flows" in graph["dataflows_factory.prefect_blocks.blocks"]

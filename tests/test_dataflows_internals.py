@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from dataflows import Flow, load, sort_rows
 
-from dataflows_factory import Factory, FlowExecutionError, load_factory, run_step
-from dataflows_factory.adapters import _dataflows
+from dataflows_factory import Factory, FlowExecutionError, _dataflows, load_factory, run_step
 from dataflows_factory.flow import normalize_steps
 from dataflows_factory.processors._adopt import enabled
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dataflows_factory"
-HOME = "adapters/_dataflows.py"
+HOME = "_dataflows.py"
 
 # What touches private parts: name-mangled attributes, Flow's private methods, frames and
 # closures of library code, the stdlib's private strptime cache, patched processor methods.
@@ -176,7 +175,7 @@ def test_stream_installs_the_tracker_on_a_supported_version(fresh_check: None) -
 
 
 def test_private_parts_are_touched_only_in_one_module() -> None:
-    """No module but adapters/_dataflows.py uses private parts of dataflows or its libraries."""
+    """No module but _dataflows.py uses private parts of dataflows or its libraries."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(PACKAGE).as_posix()

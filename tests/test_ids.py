@@ -12,7 +12,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataflows_factory.adapters.ids import safe_id
+from dataflows_factory._naming import safe_id
 from dataflows_factory.partitions import part_dataset, partition_key
 
 # partition_key(name): the store's flow@<key> part folders

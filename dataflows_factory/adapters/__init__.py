@@ -1,7 +1,7 @@
 """The orchestrator-neutral compile layer: a :class:`Plan` of units, and one step executor.
 
-Exports are lazy: the processors import :mod:`._dataflows` from this package, and the step
-executor imports the model, which imports the processors.
+Exports are lazy: the model imports :mod:`.plan` from this package (it builds plans), and
+the step executor imports the model.
 """
 
 from typing import TYPE_CHECKING
@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .plan import Plan, StepPlan, build_plan
+    from .plan import Plan, StepPlan
     from .step import StepResult, run_step, step_fingerprint
 
-__all__ = ["Plan", "StepPlan", "StepResult", "build_plan", "run_step", "step_fingerprint"]
+__all__ = ["Plan", "StepPlan", "StepResult", "run_step", "step_fingerprint"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "Plan": ".plan", "StepPlan": ".plan", "build_plan": ".plan",
+    "Plan": ".plan", "StepPlan": ".plan",
     "StepResult": ".step", "run_step": ".step", "step_fingerprint": ".step",
 }, globals())

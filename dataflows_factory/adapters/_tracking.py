@@ -15,9 +15,9 @@ from typing import Any
 
 from dataflows import ValidationError
 
+from .. import _dataflows
 from ..errors import FlowExecutionError
 from ..store import redact
-from . import _dataflows
 
 __all__ = ["RowTracker", "execution_error"]
 

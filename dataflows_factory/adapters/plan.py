@@ -1,26 +1,23 @@
-"""Factory -> Plan: frozen, JSON-serialisable step records that adapters compile.
+"""The Plan: frozen, JSON-serialisable step records that adapters compile, the units they
+run, and the Schedule that says what may run and what a failure blocks.
 
-A plan runs nothing and reads no data: building one is cheap enough for a DAG file parsed
-every few seconds by a scheduler. Adapters compile plans, never factories.
+A plan runs nothing and reads no data: building one (:meth:`Factory.plan`) is cheap enough
+for a DAG file parsed every few seconds by a scheduler. Adapters compile plans, never
+factories. This module knows nothing of the model: the model builds plans, not the reverse.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import FactoryDefinitionError, SelectionError
+from ..errors import SelectionError
 from ..partitions import partition_key
-from ..store import Store
 
-if TYPE_CHECKING:
-    from ..factory import Factory
-
-__all__ = ["Plan", "Schedule", "StepPlan", "Unit", "build_plan", "unit_id"]
+__all__ = ["Plan", "Schedule", "StepPlan", "Unit", "unit_id"]
 
 
 @dataclass(frozen=True)
@@ -288,48 +285,3 @@ def _terms(selection: str | Iterable[str] | None) -> list[str]:
     if isinstance(selection, str):
         selection = [selection]
     return [t for item in selection for t in re.split(r"[\s,]+", item.strip()) if t]
-
-
-def _partitions(factory: Factory, name: str) -> tuple[str, ...]:
-    split = factory.flows[name].partitions
-    if split is None:
-        return ()
-    values = split.resolve(factory.root)
-    if not values:
-        raise FactoryDefinitionError(
-            f"flow {name!r} is partitioned but has no partitions ({split}); "
-            "a partitioned flow needs at least one partition")
-    return values
-
-
-def build_plan(
-    factory: Factory,
-    *,
-    select: str | Iterable[str] | None = None,
-    store: str | os.PathLike[str] | Store | None = None,
-) -> Plan:
-    """Validate ``factory`` and describe it as a :class:`Plan` (optionally a selection)."""
-    order = factory.validate()
-    resolved = factory.store(store)
-    flows = factory.flows
-    try:
-        ref: str | None = factory.get_ref()
-    except Exception:  # a factory built in a test or a notebook: runnable locally only
-        ref = None
-    steps = tuple(
-        StepPlan(
-            name=name,
-            inputs=flows[name].inputs,
-            after=flows[name].after,
-            retries=flows[name].retries,
-            retry_delay=flows[name].retry_delay,
-            description=flows[name].description,
-            tags=flows[name].tags,
-            output=resolved.dataset_url(factory.name, name),
-            partitions=_partitions(factory, name),
-        )
-        for name in order
-    )
-    plan = Plan(factory=factory.name, store=resolved.url, steps=steps, factory_ref=ref,
-                description=factory.description)
-    return plan.select(select)

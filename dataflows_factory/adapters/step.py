@@ -20,13 +20,13 @@ import time
 from dataflows import Flow
 
 from .._compat import check_tabulator
+from .._dataflows import stream
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory
 from ..flow import FlowSpec
 from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import Store, redact
-from ._dataflows import stream
 from ._inputs import prepare, resolve
 from ._interrupt import publishing
 from ._measure import Progress, RowCounter, finish_descriptor

@@ -1,7 +1,7 @@
 """Pure naming functions: flow -> task id, dataset location -> Asset URI. No Airflow import.
 
 Kept apart from the operator so that every id in a compiled DAG comes from exactly one
-function: :func:`~dataflows_factory.adapters.ids.safe_id`, with Airflow's alphabet.
+function: :func:`~dataflows_factory._naming.safe_id`, with Airflow's alphabet.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from ..adapters.ids import safe_id
+from .._naming import safe_id
 
 __all__ = ["MAX_ID_LENGTH", "asset_uri", "partition_task_id", "task_id_for"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from ..adapters.ids import safe_id
+from .._naming import safe_id
 from ..adapters.plan import StepPlan
 from ..errors import FactoryDefinitionError
 from ..partitions import part_dataset, partition_key

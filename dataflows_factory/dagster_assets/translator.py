@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-from ..adapters.ids import safe_id
+from .._naming import safe_id
 from ..adapters.plan import StepPlan
 from ..flow import FlowSpec
 from ._compat import AssetKey, AssetSpec, code_reference

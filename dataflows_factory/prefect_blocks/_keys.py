@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 
-from ..adapters.ids import safe_id
+from .._naming import safe_id
 
 __all__ = ["artifact_key", "cache_key", "python_name"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from ..adapters.pool import Isolation, check_isolation
 from ..adapters.step import StepResult
@@ -24,12 +24,16 @@ from ._keys import python_name
 from ._submitter import Submitter
 from .tasks import PrefectTranslator
 
-if TYPE_CHECKING:  # blocks imports this module (DataflowsFactory.run): a block is duck-typed below
-    from .blocks import FactoryStore
+
+class StoreBlock(Protocol):
+    """What a store block gives (``FactoryStore``): blocks build on this module, not the reverse."""
+
+    def get_store(self) -> Store: ...
+
 
 __all__ = ["FactoryRunError", "build_flow", "run_factory"]
 
-StoreLike: TypeAlias = "str | os.PathLike[str] | Store | FactoryStore | None"
+StoreLike: TypeAlias = "str | os.PathLike[str] | Store | StoreBlock | None"
 
 
 class FactoryRunError(FactoryError, RuntimeError):

@@ -14,8 +14,8 @@ from typing import Any
 from dataflows import DataStreamProcessor, load
 from dataflows import dump_to_path as plain_dump_to_path
 
-from ..adapters import _dataflows
-from ..adapters._dataflows import supported
+from .. import _dataflows
+from .._dataflows import supported
 from ._casting import fast_schema_validator
 from .csv_reader import install as install_csv_reader
 

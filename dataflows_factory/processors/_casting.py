@@ -28,7 +28,7 @@ from dataflows.base.schema_validator import ValidationError
 from tableschema import Schema
 from tableschema.exceptions import CastError
 
-from ..adapters._dataflows import preserves_missing_values
+from .._dataflows import preserves_missing_values
 from .csv_reader import PlainCSVRows
 
 __all__ = ["HandOver", "csv_row_reader", "fast_schema_validator", "field_casters", "kept",

@@ -23,7 +23,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from ..adapters._dataflows import (
+from .._dataflows import (
     after_process_datapackage,
     csv_dialect,
     pending_keyed_stream,

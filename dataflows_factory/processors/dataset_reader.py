@@ -27,7 +27,7 @@ from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
-from ..adapters._dataflows import table_stream
+from .._dataflows import table_stream
 from ._casting import HandOver, csv_row_reader, field_casters, strip_all, strip_fields
 from .csv_reader import local_path
 

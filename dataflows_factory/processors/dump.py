@@ -20,7 +20,7 @@ from dataflows.processors.dumpers.formats import CSVFormat
 from dataflows.processors.dumpers.to_path import PathDumper
 from tableschema.exceptions import CastError
 
-from ..adapters import _dataflows
+from .. import _dataflows
 from ._casting import fast_schema_validator, field_casters, kept, row_caster
 
 __all__ = ["FastPathDumper", "dump_to_path"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from dataflows_factory.airflow_provider import asset_uri, task_id_for
 from dataflows_factory.airflow_provider._ids import partition_task_id
 
-# Computed with the sanitizer before adapters.ids.safe_id replaced it (see tests/test_ids.py):
+# Computed with the sanitizer before _naming.safe_id replaced it (see tests/test_ids.py):
 # task and DAG ids in users' metadata databases must never change.
 # task_id_for(name)
 TASK_IDS = {

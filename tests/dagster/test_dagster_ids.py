@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataflows_factory.dagster_assets import dagster_name
 from dataflows_factory.dagster_assets._partitions import _store_key
 
-# Computed with the sanitizer before adapters.ids.safe_id replaced it (see tests/test_ids.py):
+# Computed with the sanitizer before _naming.safe_id replaced it (see tests/test_ids.py):
 # asset keys and partition keys already in users' Dagster instances must never change.
 # dagster_name(name): asset key parts, group names, op names, tag keys
 DAGSTER_NAMES = {

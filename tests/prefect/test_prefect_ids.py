@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataflows_factory.prefect_blocks._keys import artifact_key, cache_key, python_name
 
-# Computed with the sanitizer before adapters.ids.safe_id replaced it (see tests/test_ids.py):
+# Computed with the sanitizer before _naming.safe_id replaced it (see tests/test_ids.py):
 # artifact and cache keys already in users' Prefect servers must never change.
 # artifact_key("world", name)
 FLOW_ARTIFACT_KEYS = {
