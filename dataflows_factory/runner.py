@@ -121,7 +121,7 @@ def run(
     start = start_method()
     if start == "spawn" and worker_reference(factory) is None:
         start = "thread"  # no way for a fresh interpreter to load this factory
-    with registered(factory) as key, _Stop(thread_steps=start == "thread") as stop, \
+    with registered(factory) as key, _Stop(report.run_id, thread_steps=start == "thread") as stop, \
             _Display(units, show_progress) as display:
         _Scheduler(plan, units, factory, key, target, report, jobs, force, display, stop, start).run()
     order = [unit.id for unit in units]
@@ -164,7 +164,8 @@ class _Stop:
     """While a run lasts, SIGINT and SIGTERM ask it to stop instead of raising in the middle
     of the scheduler (only in the main thread, where Python delivers signals)."""
 
-    def __init__(self, *, thread_steps: bool) -> None:
+    def __init__(self, run_id: str, *, thread_steps: bool) -> None:
+        self.run_id = run_id
         self.signum: int | None = None
         self.thread_steps = thread_steps
         self._previous: dict[int, Any] = {}
@@ -179,13 +180,13 @@ class _Stop:
         if self.signum is None:
             self.signum = signum
         if self.thread_steps:
-            _interrupt.request(signum)  # steps in threads: refuse to publish from now on
+            # Steps in threads cannot be stopped where they stand: none of this run's
+            # steps may publish from now on, even after run() has returned.
+            _interrupt.stop_run(self.run_id, signum)
 
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
-        if self.thread_steps:
-            _interrupt.reset()
 
 
 class _Scheduler:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +134,46 @@ def test_repair_removes_only_this_flows_staging_leftovers(tmp_path: Path) -> Non
     removed = {Path(p).name for p in repair(str(tmp_path), "sales@2026")}
     assert removed == {"sales@2026-4242-abc_12", "sales@2026-old_style"}
     assert [p.name for p in staging.iterdir()] == ["sales@2026-01-4242-xyz"]
+
+
+SLOW = '''
+import time
+
+from dataflows import Flow
+
+from dataflows_factory import Factory
+
+factory = Factory("slow", store="data")
+
+
+def crawl():
+    for number in range(30):
+        time.sleep(0.1)
+        yield {"n": number}
+
+
+@factory.flow()
+def crawling():
+    return Flow(crawl())
+'''
+
+
+def test_an_interrupted_run_in_threads_never_publishes_even_after_it_returned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step in a thread cannot be stopped where it stands: once its run was interrupted, it
+    streams on but may not publish, even after run() returned."""
+    (tmp_path / "slow.py").write_text(SLOW)
+    factory = load_factory(str(tmp_path / "slow.py"))
+    monkeypatch.setenv("DFF_WORKERS", "thread")
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        report = run(factory, show_progress=False)
+    finally:
+        timer.cancel()
+    assert report.interrupted == "SIGINT" and not report.ok
+    assert report.results["crawling"].status == "interrupted"
+    time.sleep(3.5)  # the thread has streamed its 30 rows by now, and reached its publish
+    assert not (tmp_path / "data" / "slow" / "crawling").exists()
+    again = run(factory, show_progress=False)  # a new run of the same process publishes
+    assert again.ok and again.results["crawling"].rows == {"res_1": 30}

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "install_handlers", "publishing", "request", "reset"]
+__all__ = ["Interrupted", "check", "install_handlers", "publishing", "request", "reset", "stop_run"]
 
 
 class Interrupted(BaseException):
@@ -30,8 +30,10 @@ class Interrupted(BaseException):
 
 
 class _State:
-    pending: Interrupted | None = None
-    shielded = 0  # publishes under way
+    def __init__(self) -> None:
+        self.pending: Interrupted | None = None  # this process must stop (a worker's signal)
+        self.stopped_runs: dict[str, Interrupted] = {}  # runs whose steps run in threads here
+        self.shielded = 0  # publishes under way
 
 
 _LOCK = threading.RLock()  # re-entered by a signal handler that interrupts a holder
@@ -51,6 +53,13 @@ def request(signum: int, reason: str = "") -> None:
             _STATE.pending = Interrupted(signum, reason)
 
 
+def stop_run(run_id: str, signum: int) -> None:
+    """Refuse every later publish of run ``run_id`` in this process: its steps run in threads,
+    which cannot be stopped where they stand (kept for the life of the process)."""
+    with _LOCK:
+        _STATE.stopped_runs.setdefault(run_id, Interrupted(signum))
+
+
 def reset() -> None:
     """Forget a pending interruption (a new run in the same process, a fresh worker)."""
     with _LOCK:
@@ -65,10 +74,14 @@ def check() -> None:
 
 
 @contextlib.contextmanager
-def publishing() -> Iterator[None]:
-    """Around a publish: refuse to start after an interruption, and finish once started."""
+def publishing(run_id: str | None = None) -> Iterator[None]:
+    """Around a publish: refuse to start after an interruption (of this process, or of the
+    run ``run_id``), and finish once started."""
     with _LOCK:
         check()
+        stopped = _STATE.stopped_runs.get(run_id or "")
+        if stopped is not None:
+            raise Interrupted(stopped.signum, stopped.reason)
         _STATE.shielded += 1
     try:
         yield

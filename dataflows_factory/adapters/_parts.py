@@ -97,7 +97,7 @@ def merge_parts(
             json.dump(merged, handle)
         descriptor = finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,
                                         extra={"partitions": [value for value, _, _ in parts]})
-        with publishing():
+        with publishing(run_id):
             store.publish(factory.name, spec.name, staged)
     return result_of(factory.name, spec.name, SUCCEEDED, uri, descriptor, print_, started, clock,
                    run_id, attempt)

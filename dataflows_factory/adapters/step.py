@@ -102,7 +102,7 @@ def _run_one(
             descriptor = finish_descriptor(
                 staged, factory.name, flow_name, prepared.fingerprint, run_id, counter.counts,
                 extra={"partition": partition} if partition is not None else None)
-            with publishing():  # none after an interruption; a started one completes
+            with publishing(run_id):  # none after an interruption; a started one completes
                 target.publish(factory.name, dataset, staged)
     result = result_of(factory.name, flow_name, SUCCEEDED, uri, descriptor, prepared.fingerprint,
                        started, clock, run_id, attempt, partition)
