@@ -25,11 +25,15 @@ factory = Factory("crash", store="data")
 
 
 def throttle(rows):
-    # While slow.flag exists the flow crawls, so a test can kill it mid-dump.
-    slow = os.path.exists(os.path.join(os.path.dirname(__file__), "slow.flag"))
+    # While slow.flag exists the flow crawls, so a test can kill it mid-dump; after 2,000
+    # rows it says so in streaming.flag (the dumper buffers: file sizes do not tell).
+    here = os.path.dirname(__file__)
+    slow = os.path.exists(os.path.join(here, "slow.flag"))
     for number, row in enumerate(rows):
         if slow and number % 200 == 0:
             time.sleep(0.05)
+            if number == 2000:
+                open(os.path.join(here, "streaming.flag"), "w").close()
         yield row
 
 
@@ -88,10 +92,10 @@ def test_sigkill_mid_dump_keeps_the_last_good_dataset(project: Path) -> None:
          "--no-progress", "--jobs", "1"], cwd=project, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        # Wait until the new dataset is being written in staging (a resource file has bytes).
+        # Wait until the new dataset is being written in staging (2,000 of 40,000 rows).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
-            if any(p.is_file() and p.stat().st_size > 20_000 for p in staging.rglob("*.csv")):
+            if (project / "streaming.flag").exists():
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the run ended before it could be killed"

@@ -13,22 +13,9 @@ from pathlib import Path
 
 import pytest
 from _dff import dff
-from test_crash_safety import FACTORY, _snapshot
-from test_crash_safety import _write_inputs as _write_crash_inputs
+from test_crash_safety import _snapshot, _write_inputs
 
 STOP_SECONDS = 2.0  # the promise: a run stops within 2 s of the signal
-
-# The crash factory, whose crawling flow also says when it is streaming (the dumper buffers
-# its file, so the staging folder's size does not tell).
-STREAMING = "            time.sleep(0.05)\n"
-MARKED = (STREAMING + "            if number == 2000:\n"
-          "                open(os.path.join(os.path.dirname(__file__), 'streaming.flag'), 'w').close()\n")
-
-
-def _write_inputs(folder: Path, rows: int, tag: str) -> None:
-    _write_crash_inputs(folder, rows, tag)
-    assert STREAMING in FACTORY
-    (folder / "factory.py").write_text(FACTORY.replace(STREAMING, MARKED))
 
 
 def _group_alive(pgid: int) -> list[int]:
