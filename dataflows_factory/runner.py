@@ -37,6 +37,7 @@ from .adapters.pool import (
     worker_reference,
 )
 from .adapters.results import FAILED, SKIPPED, SUCCEEDED, StepResult, new_run_id, now
+from .errors import FlowExecutionError
 from .factory import Factory, load_factory
 from .store import Store
 
@@ -123,7 +124,7 @@ def run(
         start = "thread"  # no way for a fresh interpreter to load this factory
     with registered(factory) as key, _Stop(report.run_id, thread_steps=start == "thread") as stop, \
             _Display(units, show_progress) as display:
-        _Scheduler(plan, units, factory, key, target, report, jobs, force, display, stop, start).run()
+        _Scheduler(plan, units, key, target, report, jobs, force, display, stop, start).run()
     order = [unit.id for unit in units]
     report.results = {name: report.results[name] for name in order if name in report.results}
     report.finished_at = now()
@@ -193,12 +194,13 @@ class _Scheduler:
     """Feeds ready units to the pool and records what comes back; the plan's Schedule
     decides what is ready and what a failure blocks."""
 
-    def __init__(self, plan: Plan, units: tuple[Unit, ...], factory: Factory, key: str,
-                 store: Store, report: RunReport, jobs: int, force: bool, display: _Display,
-                 stop: _Stop, start: Start) -> None:
-        self.plan, self.factory, self.key, self.store = plan, factory, key, store
+    def __init__(self, plan: Plan, units: tuple[Unit, ...], key: str, store: Store,
+                 report: RunReport, jobs: int, force: bool, display: _Display, stop: _Stop,
+                 start: Start) -> None:
+        self.plan, self.key, self.store = plan, key, store
         self.report, self.jobs, self.force, self.display = report, jobs, force, display
-        self.stop, self.start = stop, start
+        self.stop = stop
+        self.pool = WorkerPool(jobs, start=start)
         self.schedule = Schedule(units)
         self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.running: dict[int, Unit] = {}  # ticket -> unit
@@ -206,13 +208,12 @@ class _Scheduler:
         self.not_before: dict[str, float] = {}  # unit -> when its retry may start
 
     def run(self) -> None:
-        self.pool = WorkerPool(self.jobs, start=self.start)
         try:
             while not self.schedule.done:
                 if self.stop.signum is not None:
-                    self._interrupt(self.pool, self.stop.signum)
+                    self._interrupt(self.stop.signum)
                     return
-                self._submit_ready(self.pool)
+                self._submit_ready()
                 try:
                     ticket, kind, data = next_event(self.events, self._timeout())
                 except queue.Empty:
@@ -226,7 +227,7 @@ class _Scheduler:
         waits = [t - time.monotonic() for t in self.not_before.values()]
         return max(0.0, min([0.1, *waits]))
 
-    def _submit_ready(self, pool: WorkerPool) -> None:
+    def _submit_ready(self) -> None:
         now = time.monotonic()
         for unit in self.schedule.ready():
             if len(self.running) >= self.jobs:
@@ -237,25 +238,25 @@ class _Scheduler:
             self.schedule.start(unit.id)
             attempt = self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
             self.display.start(unit.id, attempt)
-            self._submit(pool, unit, attempt)
+            self._submit(unit, attempt)
 
-    def _submit(self, pool: WorkerPool, unit: Unit, attempt: int) -> None:
+    def _submit(self, unit: Unit, attempt: int) -> None:
         call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
                     store=self.store, force=self.force, run_id=self.report.run_id, attempt=attempt)
         try:
-            ticket = pool.submit(call, self.events)
+            ticket = self.pool.submit(call, self.events)
         except OSError as error:
-            ticket = self._fall_back(str(error)).submit(call, self.events)
+            self._fall_back(str(error))
+            ticket = self.pool.submit(call, self.events)
         self.running[ticket] = unit
 
-    def _fall_back(self, reason: str) -> WorkerPool:
+    def _fall_back(self, reason: str) -> None:
         """Threads instead of worker processes, for the rest of the run (said once)."""
         log.warning("worker processes cannot be started here (%s): flows run in threads of this "
                     "process", reason)
         self.pool.close()
         self.pool = WorkerPool(self.jobs, start="thread")
         self.stop.thread_steps = True
-        return self.pool
 
     def _handle(self, ticket: int, kind: str, data: Any) -> None:
         unit = self.running.get(ticket)
@@ -267,8 +268,8 @@ class _Scheduler:
             replay(data)
         elif kind == "done" and "unstartable" in data:
             del self.running[ticket]
-            pool = self._fall_back(data["unstartable"])
-            self._submit(pool, unit, self.attempts[unit.id])
+            self._fall_back(data["unstartable"])
+            self._submit(unit, self.attempts[unit.id])
         elif kind == "done":
             del self.running[ticket]
             self._finish(unit, data)
@@ -301,9 +302,9 @@ class _Scheduler:
             time.sleep(0.01)
         return self.stop.signum is not None
 
-    def _interrupt(self, pool: WorkerPool, signum: int) -> None:
+    def _interrupt(self, signum: int) -> None:
         """Stop every running step (none publishes), record what finished, drop the rest."""
-        pool.interrupt(signum)
+        self.pool.interrupt(signum)
         self.report.interrupted = signal.Signals(signum).name
         while self.running:
             try:
@@ -339,10 +340,8 @@ class _Scheduler:
 def _interrupted_error(unit: Unit, signum: int | None) -> dict[str, Any]:
     # A worker stopped by a signal of its own (not the run's): a failed try, retried as any.
     name = signal.Signals(signum).name if signum else "a signal"
-    text = f"flow {unit.flow!r} failed: Interrupted: its worker process received {name}"
-    return {"flow": unit.flow, "processor": None, "position": None, "resource": None, "row": None,
-            "field": None, "type": "Interrupted", "partition": unit.partition,
-            "message": f"its worker process received {name}", "text": text}
+    return FlowExecutionError(unit.flow, f"its worker process received {name}",
+                              cause_type="Interrupted", partition=unit.partition).to_dict()
 
 
 class _Display:
