@@ -454,23 +454,22 @@ def worker_reference(factory: Factory | str) -> str | None:
     """The import reference a spawned worker can load ``factory`` from, or None (then the
     step runs in the calling thread: a factory with no reference, or one defined in the
     script being run, which a worker could only load by running that script again)."""
-    if isinstance(factory, str):
-        return factory
     try:
-        ref = factory.get_ref()
+        ref = factory if isinstance(factory, str) else factory.get_ref()
     except FactoryRefError:
         log.info("factory %r has no import reference (it is not a module-level name of a module "
                  "or file): its flows run in the calling thread, not in a worker process",
-                 factory.name)
+                 getattr(factory, "name", factory))
         return None
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     target = ref.rpartition(":")[0] if ref.count(":") and not ref.endswith(".py") else ref
     if main_file and os.path.abspath(target) == os.path.abspath(main_file):
-        _warn_once(f"main:{factory.name}",
+        name = getattr(factory, "name", ref)
+        _warn_once(f"main:{name}",
                    "factory %r is defined in the script being run (%s): a worker process could load "
                    "it only by running the script again, so its flows run in threads of this "
                    "process; move the factory into a module of its own to use worker processes",
-                   factory.name, main_file)
+                   name, main_file)
         return None
     return ref
 
