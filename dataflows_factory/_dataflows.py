@@ -31,21 +31,26 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from dataflows import DataStreamProcessor, Flow, ResourceWrapper
+from dataflows import DataStreamProcessor, Flow, ResourceWrapper, load, set_type
 from dataflows.base.exceptions import ProcessorError
 from dataflows.base.schema_validator import raise_exception, schema_validator
+from dataflows.helpers.resource_matcher import ResourceMatcher
+from dataflows.processors.add_computed_field import process_resource as _computed_rows
 from dataflows.processors.dumpers.dumper_base import DumperBase
 from dataflows.processors.dumpers.file_dumper import UmaskNamedTemporaryFile
 from dataflows.processors.dumpers.formats import CSVFormat
+from tableschema import Table
 from tabulator import Stream
 
 __all__ = ["SUPPORTED", "Frame", "UnsupportedVersionWarning", "after_process_datapackage",
-           "closure_kind", "closure_options", "csv_dialect", "csv_format_into", "dump_resources",
-           "dumps_plain_csv", "error_frames", "feed_input_rows", "installed_version",
-           "is_function_step", "is_plain_schema_cast", "library_source_file", "pass_rows_through",
-           "pending_keyed_stream", "preserves_missing_values", "processor_error", "processor_name",
-           "processors_of", "reads_rows_as_parsed", "step_function", "stream", "supported",
-           "table_stream", "widen_strptime_cache", "write_resource_file"]
+           "calls_row_functions", "closure_kind", "closure_options", "csv_dialect",
+           "csv_format_into", "dump_resources", "dumps_plain_csv", "error_frames",
+           "feed_input_rows", "file_source", "guard_load_setup", "installed_version",
+           "is_function_step", "is_plain_schema_cast", "library_source_file",
+           "loaded_field_names", "pass_rows_through", "pending_keyed_stream",
+           "preserves_missing_values", "processor_error", "processor_name", "processors_of",
+           "read_package_rows_with", "reads_rows_as_parsed", "sample_rows", "step_function",
+           "stream", "supported", "table_stream", "widen_strptime_cache", "write_resource_file"]
 
 # package -> [lowest supported, first unsupported) version, compared as tuples of ints.
 SUPPORTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -109,9 +114,11 @@ def supported() -> bool:
 
 # ---------------------------------------------------------------- running a flow
 
-def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = None) -> None:
+def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = None,
+           check: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Run ``flow`` to its end, raising every error (``Flow.process()`` logs and swallows
-    ``CastError``); ``install(last_processor)`` runs after the chain is linked, before rows flow.
+    ``CastError``); ``install(last_processor)`` runs after the chain is linked, before rows
+    flow, and ``check(descriptor)`` once every package is set up, before the first row.
 
     On an unsupported version ``install`` is not called (errors then name less of their place).
     """
@@ -124,6 +131,8 @@ def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = N
         datastream = last._process()
     else:
         datastream = flow.datastream()  # public: the same _chain()._process(), untracked
+    if check is not None:
+        check(datastream.dp.descriptor)
     for resource in datastream.res_iter:
         collections.deque(resource, maxlen=0)
 
@@ -164,14 +173,34 @@ def library_source_file(processor: Any) -> str | None:
 
 def feed_input_rows(processor: Any, feed: Callable[[str, Iterable[Any]], Iterator[Any]]) -> None:
     """Make ``processor`` read each resource's rows through ``feed(resource_name, rows)``."""
-    original = processor.process_resource
+    original = processor.process_resources
 
-    def fed(resource: ResourceWrapper, original: Any = original) -> Any:
-        return original(ResourceWrapper(resource.res, feed(resource.res.name, resource)))
+    def fed(resources: Iterable[ResourceWrapper], original: Any = original) -> Any:
+        return original(ResourceWrapper(resource.res, feed(resource.res.name, resource))
+                        for resource in resources)
 
-    # An instance attribute wins over the class's method, and
-    # DataStreamProcessor.process_resources looks process_resource up once per resource.
-    processor.process_resource = fed
+    # Every processor gets its upstream resources through process_resources (get_iterator
+    # calls it once, lazily): row/rows wrappers, package functions (it becomes their
+    # package's iterator) and set_type alike. An instance attribute wins over the method.
+    processor.process_resources = fed
+
+
+# Library package functions that call a user's function (or evaluate a user's expression)
+# for each row: a failure there names the row, so their input is counted too.
+_ROW_CALLERS = ("filter_rows", "add_computed_field")
+
+
+def calls_row_functions(processor: Any) -> bool:
+    """Whether ``processor`` runs a function for each row it reads: a ``row``/``rows``
+    function step, ``filter_rows``, ``add_computed_field``/``add_field`` (dataflows' or
+    ours), or ``set_type(..., transform=)``."""
+    if is_function_step(processor):
+        return True
+    if type(processor).__name__ == "set_type":
+        # set_type keeps its wrapped transform in `transform` (None without one).
+        return getattr(processor, "transform", None) is not None
+    return library_source_file(processor) is not None \
+        and processor_name(processor, type(processor).__name__) in _ROW_CALLERS
 
 
 def pass_rows_through(step: Any) -> None:
@@ -198,6 +227,8 @@ class Frame(NamedTuple):
     processor: Any  # the DataStreamProcessor whose method ran there, or None
     file: str  # the frame's source file
     validated: Any  # the resource descriptor dataflows' schema_validator was casting, or None
+    computing: str | None = None  # the field add_computed_field or a set_type transform was on
+    reading: tuple[Any, ...] = ()  # the row iterators of the resources the frame was reading
 
 
 def error_frames(error: BaseException) -> Iterator[Frame]:
@@ -207,12 +238,26 @@ def error_frames(error: BaseException) -> Iterator[Frame]:
         frame = traceback.tb_frame
         # A processor's own methods (and the generators they return) run with `self` bound.
         owner = frame.f_locals.get("self")
-        validated = None
+        validated = computing = None
         if frame.f_code.co_name == "schema_validator":
             # dataflows.base.schema_validator.schema_validator(resource, iterator, ...)
             validated = frame.f_locals.get("resource")
+        elif frame.f_code is _computed_rows.__code__:
+            # add_computed_field's process_resource(fields, rows) loops `for field in fields`
+            # and, by then, has made each field's target a dict with its name.
+            target = (frame.f_locals.get("field") or {}).get("target")
+            computing = target.get("name") if isinstance(target, dict) else None
+        elif frame.f_code is set_type.transformer.__code__:
+            # set_type.transformer(rows, field_names) calls the transform `for field_name in ...`.
+            name = frame.f_locals.get("field_name")
+            computing = name if isinstance(name, str) else None
+        # A package function's row generator (filter_rows' process_resource(rows, condition))
+        # holds the ResourceWrapper it reads: which step's input it is tells the steps of one
+        # library file (two filter_rows) apart.
+        reading = tuple(value.it for value in frame.f_locals.values()
+                        if isinstance(value, ResourceWrapper))
         yield Frame(owner if isinstance(owner, DataStreamProcessor) else None,
-                    frame.f_code.co_filename, validated)
+                    frame.f_code.co_filename, validated, computing, reading)
         traceback = traceback.tb_next
 
 
@@ -249,6 +294,97 @@ def processor_name(processor: Any, class_name: str) -> str:
     if name == "<lambda>" and code is not None:
         return f"lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
     return name
+
+
+# ---------------------------------------------------------------- load's sources, for errors
+
+def guard_load_setup(step: Any, check: Callable[[BaseException | None], None]) -> None:
+    """Call ``check(error)`` when the ``load`` step ``step`` fails to open its source (``error``
+    is raised on as it was unless ``check`` raises its own), ``check(None)`` when it opened it:
+    before anything else sees its row iterators (the fast readers, a DatasetStep's)."""
+    original = step.safe_process_datapackage
+
+    def safe_process_datapackage(dp: Any) -> Any:
+        try:
+            dp = original(dp)
+        except Exception as error:
+            check(error)
+            raise
+        check(None)
+        return dp
+
+    # load.process_datapackage calls self.safe_process_datapackage (and wraps what it raises
+    # in SourceLoadError, naming the source): the instance attribute wins.
+    step.safe_process_datapackage = safe_process_datapackage
+
+
+def file_source(step: Any) -> str | None:
+    """The file or URL a ``load`` step reads one table from, else ``None`` (a datapackage,
+    rows in memory)."""
+    if not isinstance(step, load) or not isinstance(step.load_source, str):
+        return None
+    # load reads a datapackage when the file is named datapackage.json or format= says so.
+    source: str = step.load_source
+    if os.path.basename(source) == "datapackage.json" or step.options.get("format") == "datapackage":
+        return None
+    return source
+
+
+def loaded_field_names(step: Any) -> list[str]:
+    """The fields a ``load`` of a file declared for its table (once its package is set up)."""
+    # load appends the descriptor it built, with the inferred schema, to resource_descriptors;
+    # extract_missing_values adds a field of its own, not read from the file.
+    descriptors = getattr(step, "resource_descriptors", None) or [{}]
+    extra = (step.extract_missing_values or {}).get("target")
+    fields = descriptors[-1].get("schema", {}).get("fields", [])
+    return [str(f.get("name")) for f in fields if f.get("name") != extra]
+
+
+def sample_rows(step: Any, size: int = 50) -> list[list[Any]] | None:
+    """The first ``size`` rows of a ``load`` step's file source as tabulator parses them, the
+    header row included, or ``None`` when it cannot be opened (read only to explain an error)."""
+    # Stream(load_source, **options) is how load opens it; without headers= every row is in
+    # the sample, the 'auto' skip preset is what fails on an empty sample, and post_parse
+    # processors are meant for data rows.
+    options = {key: value for key, value in step.options.items()
+               if key not in ("headers", "skip_rows", "post_parse", "sample_size")}
+    try:
+        with Stream(step.load_source, sample_size=size, **options) as stream:
+            return [list(row) for row in stream.sample]
+    except Exception:
+        return None
+
+
+def read_package_rows_with(step: Any, handler_for: Callable[[Any], Callable[..., None]]) -> None:
+    """Make a ``load`` of a datapackage read each resource with ``exc_handler=handler_for(
+    resource)``: tableschema hands that every bad row (a cast, its length, the header, a
+    unique key) with its row number, where it raises "see exception.errors" by default."""
+    package = getattr(step, "load_dp", None)
+    iterators = getattr(step, "iterators", None)
+    if package is None or not isinstance(iterators, list):
+        return
+    # load appended resource.iter(keyed=True, cast=True) for each resource its matcher took,
+    # in the package's order; only iterators still unstarted and as load made them change.
+    matcher = ResourceMatcher(step.resources, package)
+    resources = [resource for resource in package.resources if matcher.match(resource.name)]
+    if len(resources) != len(iterators):
+        return
+    step.iterators = [
+        resource.iter(keyed=True, cast=True, exc_handler=handler_for(resource))
+        if _as_load_reads(iterator) else iterator
+        for resource, iterator in zip(resources, iterators, strict=True)]
+
+
+def _as_load_reads(iterator: Any) -> bool:
+    # An unstarted generator of tableschema's Table.iter with load's arguments and the
+    # default exc_handler: its frame's locals are the arguments, nothing has been read.
+    if getattr(iterator, "gi_code", None) is not Table.iter.__code__ \
+            or inspect.getgeneratorstate(iterator) != inspect.GEN_CREATED:
+        return False
+    local = iterator.gi_frame.f_locals
+    return local.get("keyed") is True and local.get("cast") is True \
+        and local.get("exc_handler") is None and not local.get("extended") \
+        and not local.get("integrity") and not local.get("relations")
 
 
 # ---------------------------------------------------------------- recognising closures
@@ -396,18 +532,22 @@ def pending_keyed_stream(iterator: Any) -> Stream | None:
 
 
 # Stream.__init__ options that, when set, skip, pick, cut or alter rows (all are falsy by default).
-_ROW_OPTIONS = ("ignored_headers_indexes", "post_parse", "force_strings", "pick_rows",
+_ROW_OPTIONS = ("ignored_headers_indexes", "force_strings", "pick_rows",
                 "skip_rows_by_numbers", "skip_rows_by_comments", "skip_rows_by_patterns",
                 "limit_rows", "offset_rows")
 
 
-def reads_rows_as_parsed(stream: Any) -> bool:
+def reads_rows_as_parsed(stream: Any, passes: Callable[[Any], bool] = lambda _: False) -> bool:
     """Whether an open ``Stream`` has its header in row 1 alone and hands every later record
-    on as parsed (nothing skipped, picked, limited, dropped or post-processed)."""
+    on as parsed (nothing skipped, picked, limited, dropped or post-processed, except by
+    ``post_parse`` processors for which ``passes`` is true: they pass regular rows as they are)."""
     # Stream keeps its options in name-mangled attributes (_Stream__<option>); a missing one
     # (another tabulator) counts as "not plain".
     if getattr(stream, "_Stream__headers_row", None) != 1 \
             or getattr(stream, "_Stream__headers_row_last", None) != 1:
+        return False
+    post_parse = getattr(stream, "_Stream__post_parse", None)
+    if not isinstance(post_parse, list) or not all(passes(item) for item in post_parse):
         return False
     return not any(getattr(stream, f"_Stream__{name}", True) for name in _ROW_OPTIONS)
 

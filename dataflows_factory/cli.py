@@ -8,25 +8,28 @@ import json
 import shutil
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .errors import FactoryError, FlowExecutionError
 from .factory import load_factory
-from .store import Store, redact
+from .store import redact
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_TARGET = "factory.py"
-console = Console()
-errors = Console(stderr=True)
+# Nothing printed is read as rich markup: flow names, partition labels (``sales[raw/a.csv]``),
+# descriptions, values and messages are shown as they are; styles come from Text objects.
+console = Console(markup=False)
+errors = Console(stderr=True, markup=False)
 
 
 def _handle_errors(command: F) -> F:
@@ -39,14 +42,18 @@ def _handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except FactoryError as error:
             if debug:
-                raise
+                _print_traceback(error)
             kind = "" if isinstance(error, FlowExecutionError) else f"{type(error).__name__}: "
             _error_line(f"{kind}{error}")
             sys.exit(1 if isinstance(error, FlowExecutionError) else 2)
+        except click.UsageError as error:  # a wrong argument: the message says it all
+            _error_line(f"UsageError: {error.format_message()}")
+            sys.exit(2)
         except Exception as error:  # an error in the user's factory file while importing it
             if debug:
-                raise
-            _error_line(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
+                _print_traceback(error)
+            hint = "" if debug else " (run with --debug for the traceback)"
+            _error_line(f"{type(error).__name__}: {error}{hint}")
             sys.exit(2)
         except KeyboardInterrupt:  # Ctrl-C outside a run (while the factory is imported)
             _error_line("interrupted by SIGINT")
@@ -55,10 +62,16 @@ def _handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_traceback(error: BaseException) -> None:
+    # Not a re-raise: Python would print the traceback, chained causes included, with the
+    # credentials their messages and source lines carry. The same text, redacted.
+    click.echo(redact("".join(traceback.format_exception(error))).rstrip("\n"), err=True)
+
+
 def _error_line(text: str) -> None:
     # One line, whatever the terminal width (scripts and CI logs grep for it), no markup
     # read from the message, credentials hidden.
-    errors.print(f"[bold red]error:[/] {escape(redact(text))}", highlight=False, soft_wrap=True)
+    errors.print(Text("error:", style="bold red"), redact(text), highlight=False, soft_wrap=True)
 
 
 target_argument = click.argument("target", default=DEFAULT_TARGET, metavar="FILE[:ATTR]")
@@ -93,8 +106,8 @@ def init(directory: str, force: bool) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
     where = "" if directory == "." else f"cd {directory} && "
-    console.print(f"Created a dataflows-factory project in [bold]{target}[/]. Next: "
-                  f"[bold]{where}dff run[/]")
+    console.print(Text.assemble("Created a dataflows-factory project in ", (str(target), "bold"),
+                                ". Next: ", (f"{where}dff run", "bold")))
 
 
 @main.command()
@@ -143,19 +156,30 @@ def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, sto
 
 def _print_summary(report: Any) -> None:
     table = Table(title=f"factory {report.factory} · run {report.run_id}", title_justify="left")
-    for column in ("flow", "status", "rows", "time", "rows/s", "attempts"):
+    notes = {unit: _row_notes(result) for unit, result in report.results.items()}
+    columns = ["flow", "status", "rows", "time", "rows/s", "attempts"]
+    for column in columns + (["notes"] if any(notes.values()) else []):
         table.add_column(column, justify="right" if column in ("rows", "time", "rows/s") else "left")
     colours = {"succeeded": "green", "skipped": "cyan", "failed": "red", "upstream_failed": "yellow"}
     for unit, result in report.results.items():  # a partition shows as flow[partition]
         rate = result.total_rows / result.duration if result.duration and result.status == "succeeded" else 0
-        table.add_row(
-            unit, f"[{colours.get(result.status, 'white')}]{result.status}[/]",
+        cells = [
+            unit, Text(result.status, style=colours.get(result.status, "white")),
             f"{result.total_rows:,}", f"{result.duration:.2f}s", f"{rate:,.0f}" if rate else "",
             str(result.attempt),
-        )
+        ]
+        table.add_row(*cells, *([notes[unit]] if len(table.columns) > len(cells) else []))
     console.print(table)
     console.print(f"datasets: {report.store} · manifest: {redact(report.manifest)}", highlight=False,
                   soft_wrap=True)
+
+
+def _row_notes(result: Any) -> str:
+    """What the loads repaired: short rows padded, extra cells dropped (on request)."""
+    padded, cut = sum(result.padded_rows.values()), sum(result.truncated_rows.values())
+    parts = [f"{padded:,} short row(s) padded"] if padded else []
+    parts += [f"{cut:,} row(s) with extra cells cut"] if cut else []
+    return "; ".join(parts)
 
 
 @main.command()
@@ -178,8 +202,8 @@ def graph(target: str, fmt: str, select: tuple[str, ...]) -> None:
 def list_flows(target: str, store: str | None) -> None:
     """List the flows, their dependencies and the state of their datasets."""
     factory = load_factory(target)
-    plan = factory.plan(store=store)
-    where = Store(plan.store)
+    where = factory.store(store)  # every command opens the store this one way
+    plan = factory.plan(store=where)
     table = Table(title=f"factory {factory.name} · store {where.display_url}", title_justify="left")
     for column in ("flow", "upstream", "after", "tags", "retries", "rows", "produced", "description"):
         table.add_column(column)
@@ -211,14 +235,20 @@ def inspect(target: str, flow: str, resource: str | None, limit: int, store: str
                                f"known flows: {sorted(factory.flows)}")
     with where.local_copy(factory.name, flow) as path:
         descriptor = json.loads(Path(path).read_text(encoding="utf-8"))
+        names = [str(res.get("name")) for res in descriptor.get("resources", [])]
+        if resource is not None and resource not in names:
+            raise click.UsageError(f"the dataset of flow {flow!r} has no resource {resource!r}; "
+                                   f"its resources are {names}")
         meta = descriptor.get("dff", {})
-        console.print(f"[bold]{flow}[/] · {redact(where.dataset_url(factory.name, flow))} · produced "
+        console.print(Text(flow, style="bold"),
+                      f"· {redact(where.dataset_url(factory.name, flow))} · produced "
                       f"{meta.get('produced_at', '?')} · run {meta.get('run_id', '?')}", highlight=False)
         for res in descriptor.get("resources", []):
             if resource and res["name"] != resource:
                 continue
             fields = res.get("schema", {}).get("fields", [])
-            console.print(f"\nresource [bold]{res['name']}[/] ({res.get('count_of_rows', '?'):,} rows, "
+            console.print("\nresource", Text(str(res["name"]), style="bold"),
+                          f"({res.get('count_of_rows', '?'):,} rows, "
                           f"{res.get('bytes', 0):,} bytes, {res.get('path')})")
             schema = Table("field", "type", "format")
             for item in fields:
@@ -252,17 +282,21 @@ def validate(target: str, select: tuple[str, ...], store: str | None) -> None:
     from .datasets import validate_dataset
 
     factory = load_factory(target)
-    plan = factory.plan(select=list(select) or None, store=store)
-    where = Store(plan.store)
+    where = factory.store(store)
+    plan = factory.plan(select=list(select) or None, store=where)
     table = Table("flow", "status", "rows", "problems")
-    bad = False
+    invalid: dict[str, list[str]] = {}
     for step in plan.steps:
         problems, rows = validate_dataset(where, plan.factory, step.name)
-        bad = bad or bool(problems)
-        status = "[red]invalid[/]" if problems else "[green]valid[/]"
+        if problems:
+            invalid[step.name] = problems
+        status = Text("invalid", style="red") if problems else Text("valid", style="green")
         table.add_row(step.name, status, f"{rows:,}", "\n".join(problems[:5]))
     console.print(table)
-    sys.exit(1 if bad else 0)
+    for flow, problems in invalid.items():  # the contract's one line per failure
+        _error_line(f"flow {flow!r}: dataset is invalid, {len(problems)} problem(s): "
+                    + "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else ""))
+    sys.exit(1 if invalid else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,14 +13,23 @@ __all__ = ["iter_rows", "validate_dataset"]
 
 
 def iter_rows(descriptor_path: str, resource: str) -> Iterator[dict[str, Any]]:
-    """Typed rows of one resource of a local data package."""
+    """Typed rows of one resource of a local data package; a bad row raises a
+    :class:`~dataflows_factory.errors.DataError` naming the file, the data row and the field."""
     from datapackage import Package
+
+    from .errors import shown_path
+    from .processors.dataset_reader import row_errors
 
     package = Package(descriptor_path)
     found = package.get_resource(resource)
     if found is None:
         raise KeyError(f"{descriptor_path}: no resource {resource!r}")
-    yield from found.iter(keyed=True, cast=True)
+    # The same reading as a flow's upstream dataset, so the same error; a store keeps each
+    # dataset in a folder named after its flow.
+    folder = os.path.basename(os.path.dirname(os.path.abspath(descriptor_path)))
+    label = (f"dataset {folder!r}" if os.path.basename(descriptor_path) == "datapackage.json"
+             else f"datapackage {shown_path(descriptor_path)!r}")
+    yield from found.iter(keyed=True, cast=True, exc_handler=row_errors(found, label))
 
 
 def validate_dataset(store: Store, factory: str, flow: str, max_problems: int = 20) -> tuple[list[str], int]:

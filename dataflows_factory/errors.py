@@ -7,6 +7,7 @@ usual way.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -62,7 +63,41 @@ class DatasetNotFoundError(StoreError, FileNotFoundError):
 
 
 class SelectionError(FactoryError, ValueError):
-    """A ``--select`` expression names no flow of the factory."""
+    """A ``--select`` expression is empty or names no flow of the factory."""
+
+
+class NoPartitionsError(FactoryDefinitionError):
+    """A partitioned flow's ``files()`` pattern matches no file (only that flow fails)."""
+
+    processor = "partitions"  # where a run reports it: the flow's partitions, not its function
+
+
+class SourceError(FactoryError, ValueError):
+    """A ``load`` source cannot be read as a table: an empty file, no header row."""
+
+
+class DataError(ValueError):
+    """Bad data met while rows stream, with where it is: the step that read it, the resource,
+    the 1-based data row, the field, and the kind of error (``CastError``...).
+
+    Not a :class:`FactoryError` on purpose: the step executor passes those on as they are,
+    and turns every other error into a :class:`FlowExecutionError` naming the flow.
+    """
+
+    def __init__(self, detail: str, *, kind: str, source: str = "", step: Any = None,
+                 resource: str | None = None, row: int | None = None,
+                 field: str | None = None) -> None:
+        self.kind = kind
+        self.step = step
+        self.resource = resource
+        self.row = row
+        self.field = field
+        # For the flow's error line, whose prefix names the resource, row and field already.
+        self.message = f"{source}: {detail}" if source else detail
+        where = [source] if source else []
+        where += [f"row {row}"] if row is not None else []
+        where += [f"field {field!r}"] if field else []
+        super().__init__(f"{', '.join(where)}: {detail}" if where else detail)
 
 
 class MissingExtraError(FactoryError, ImportError):
@@ -95,10 +130,14 @@ class FlowExecutionError(FactoryError, RuntimeError):
         field: str | None = None,
         cause_type: str | None = None,
         partition: str | None = None,
+        changed_by: list[dict[str, Any]] | None = None,
     ) -> None:
         self.flow = flow
         # One line: CLI output, logs and orchestrator UIs show it as one error line.
         self.message = " ".join(str(message).split())
+        # The steps that could have set the failing value last ({"position", "processor"});
+        # the message already names them, this is the same for programs.
+        self.changed_by = [dict(step) for step in changed_by or ()]
         self.processor = processor
         self.position = position
         self.resource = resource
@@ -130,14 +169,14 @@ class FlowExecutionError(FactoryError, RuntimeError):
         return (
             _rebuild_execution_error,
             (self.flow, self.message, self.processor, self.position, self.resource,
-             self.row, self.field, self.cause_type, self.partition),
+             self.row, self.field, self.cause_type, self.partition, self.changed_by),
         )
 
     def in_partition(self, partition: str) -> FlowExecutionError:
         """This error, naming the partition the flow was running."""
         return _rebuild_execution_error(
             self.flow, self.message, self.processor, self.position, self.resource, self.row,
-            self.field, self.cause_type, partition)
+            self.field, self.cause_type, partition, self.changed_by)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description, for manifests and orchestrator results."""
@@ -150,6 +189,7 @@ class FlowExecutionError(FactoryError, RuntimeError):
             "field": self.field,
             "type": self.cause_type,
             "partition": self.partition,
+            "changed_by": [dict(step) for step in self.changed_by],
             "message": self.message,
             "text": str(self),
         }
@@ -158,11 +198,11 @@ class FlowExecutionError(FactoryError, RuntimeError):
 def _rebuild_execution_error(
     flow: str, message: str, processor: str | None, position: int | None,
     resource: str | None, row: int | None, field: str | None, cause_type: str | None,
-    partition: str | None = None,
+    partition: str | None = None, changed_by: list[dict[str, Any]] | None = None,
 ) -> FlowExecutionError:
     return FlowExecutionError(
         flow, message, processor=processor, position=position, resource=resource,
-        row=row, field=field, cause_type=cause_type, partition=partition,
+        row=row, field=field, cause_type=cause_type, partition=partition, changed_by=changed_by,
     )
 
 
@@ -170,3 +210,12 @@ class InvalidTableNameError(FactoryDefinitionError):
     """A SQL sink was given a table (or schema) name that is not a plain identifier."""
 
     processor = "to_sql"
+
+
+def shown_path(path: str) -> str:
+    """A file as error messages show it: relative to the working directory when it is inside
+    it (``raw/sales.csv`` for ``dff run`` in the factory's folder), else as it is."""
+    if "://" in path or not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative

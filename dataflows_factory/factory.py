@@ -16,8 +16,8 @@ from .adapters.plan import Plan, StepPlan
 from .errors import (
     DuplicateFlowError,
     FactoryCycleError,
-    FactoryDefinitionError,
     FactoryRefError,
+    NoPartitionsError,
     UnknownUpstreamError,
 )
 from .flow import FlowSpec, check_name
@@ -189,34 +189,30 @@ class Factory:
             ref: str | None = self.get_ref()
         except Exception:  # a factory built in a test or a notebook: runnable locally only
             ref = None
-        steps = tuple(
-            StepPlan(
-                name=name,
-                inputs=self.flows[name].inputs,
-                after=self.flows[name].after,
-                retries=self.flows[name].retries,
-                retry_delay=self.flows[name].retry_delay,
-                description=self.flows[name].description,
-                tags=self.flows[name].tags,
-                output=resolved.dataset_url(self.name, name),
-                partitions=self._partitions(name),
-            )
-            for name in order
-        )
-        plan = Plan(factory=self.name, store=resolved.url, steps=steps, factory_ref=ref,
+        steps = []
+        for name in order:
+            spec = self.flows[name]
+            partitions, problem = self._partitions(name)
+            steps.append(StepPlan(
+                name=name, inputs=spec.inputs, after=spec.after, retries=spec.retries,
+                retry_delay=spec.retry_delay, description=spec.description, tags=spec.tags,
+                output=resolved.dataset_url(self.name, name), partitions=partitions,
+                partitions_error=problem,
+            ))
+        plan = Plan(factory=self.name, store=resolved.url, steps=tuple(steps), factory_ref=ref,
                     description=self.description)
         return plan.select(select)
 
-    def _partitions(self, name: str) -> tuple[str, ...]:
+    def _partitions(self, name: str) -> tuple[tuple[str, ...], str]:
+        """The flow's partition values, and why it has none when a ``files()`` pattern
+        matches no file: that flow fails when it runs, the others and the plan do not."""
         split = self.flows[name].partitions
         if split is None:
-            return ()
-        values = split.resolve(self.root)
-        if not values:
-            raise FactoryDefinitionError(
-                f"flow {name!r} is partitioned but has no partitions ({split}); "
-                "a partitioned flow needs at least one partition")
-        return values
+            return (), ""
+        try:
+            return split.resolve(self.root), ""
+        except NoPartitionsError as error:
+            return (), str(error)
 
     def get_ref(self) -> str:
         """An import reference (``module:attr`` or ``/path/file.py:attr``) to rebuild this factory."""
@@ -252,12 +248,16 @@ def load_factory(ref: str | Factory) -> Factory:
     if isinstance(ref, Factory):
         return ref
     target, _, attr = ref.partition(":") if not _is_windows_drive(ref) else (ref, "", "")
+    if os.path.isdir(target) and not os.path.isfile(os.path.join(target, "__init__.py")):
+        raise FactoryRefError(
+            f"{target!r} is a folder; name the factory's file in it (such as "
+            f"{os.path.join(target, 'factory.py')!r}) or a module:attr")
     if target.endswith(".py") or os.sep in target or os.path.isfile(target):
         module = _import_file(target)
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as cause:
+        except (ImportError, TypeError, ValueError) as cause:  # '' and '.' are not module names
             raise FactoryRefError(f"cannot import module {target!r} for factory {ref!r}: {cause}") from cause
     if attr:
         value = getattr(module, attr, None)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dataflows import DataStreamProcessor, Flow, load, schema_validator
 
+from ._row_shape import install as install_row_shape
 from .errors import FlowReturnError, InvalidFlowNameError, InvalidStepError
 from .partitions import Partitions, as_partitions
 from .processors._adopt import accelerate
@@ -183,15 +184,20 @@ def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
     callable object is silently dropped, and a function with another parameter name fails
     with a bare ``assert``. We wrap the first kind and reject the rest with the flow named.
     Plain ``load`` steps are made to cast values with their inferred schema, so numbers in a
-    CSV arrive as numbers (pass ``cast_strategy=load.CAST_TO_STRINGS`` to keep strings).
+    CSV arrive as numbers (pass ``cast_strategy=load.CAST_TO_STRINGS`` to keep strings),
+    and fail on rows with more cells than the header (``extra_cells="drop"`` drops them).
     """
     out: list[Any] = []
-    for position, step in enumerate(steps, start=1):
+    for position, step in enumerate(_flat(steps), start=1):
         if isinstance(step, Flow):
-            out.append(Flow(*normalize_steps(flow, step.chain)))
+            # A Flow subclass with its own chain handling (dataflows' checkpoint): kept, with
+            # its steps normalized in place.
+            step.chain = tuple(normalize_steps(flow, step.chain))
+            out.append(step)
         elif isinstance(step, DataStreamProcessor):
             if type(step) is load:
                 _cast_by_default(step)
+                install_row_shape(flow, position, step)  # extra cells fail, short rows count
             out.append(accelerate(step))  # fast twin if its options are supported
         elif inspect.isfunction(step) and len(inspect.signature(step).parameters) == 1:
             _parameter_name(flow, position, step)
@@ -206,6 +212,16 @@ def normalize_steps(flow: str, steps: Iterable[Any]) -> list[Any]:
                 "(a processor, a function of row/rows/package, a Flow or an iterable of rows)"
             )
     return out
+
+
+def _flat(steps: Iterable[Any]) -> Iterator[Any]:
+    # Nested plain Flows run exactly as their steps in line (dataflows threads one stream
+    # through them); in line, "step #N" is the step's place in the flow as a whole.
+    for step in steps:
+        if type(step) is Flow:
+            yield from _flat(step.chain)
+        else:
+            yield step
 
 
 def _parameter_name(flow: str, position: int, step: Any) -> str:

@@ -71,6 +71,8 @@ def _text(plan: Plan) -> str:
             note += f"  [order only: {', '.join(order_only)}]"
         if step.partitions:
             note = f"  ({len(step.partitions)} partitions)" + note
+        elif step.partitions_error:  # it fails when it runs; the graph still shows it
+            note = "  (no partitions: its files() pattern matches no file)" + note
         lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{note}")
         kids = children[name]
         for index, kid in enumerate(kids):

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ._naming import safe_id
-from .errors import FactoryDefinitionError
+from .errors import FactoryDefinitionError, NoPartitionsError
 
 __all__ = ["Partitions", "dates", "files", "part_dataset", "partition_key", "static"]
 
@@ -59,14 +59,31 @@ class Partitions:
     end: str = ""
     step_days: int = 1
 
+    def __str__(self) -> str:
+        """How the flow declared them: ``files('raw/*.csv')``, ``dates('2026-01-01', ...)``."""
+        if self.kind == "files":
+            return f"files({self.pattern!r})"
+        if self.kind == "dates":
+            every = f", every_days={self.step_days}" if self.step_days != 1 else ""
+            return f"dates({self.start!r}, {self.end!r}{every})"
+        return repr(list(self.values))
+
     def resolve(self, root: str | os.PathLike[str]) -> tuple[str, ...]:
-        """The partition values, in order. A file glob lists (never reads) the folder."""
+        """The partition values, in order. A file glob lists (never reads) the folder.
+
+        Raises :class:`NoPartitionsError` when a ``files()`` pattern matches no file: the
+        plan records it (:meth:`Factory.plan` never raises it) and only running the flow fails.
+        """
         if self.kind == "static":
             found = self.values
         elif self.kind == "files":
             base = Path(root)
             matches = sorted(glob.glob(str(base / self.pattern), recursive=True))
             found = tuple(os.path.relpath(m, base) for m in matches if os.path.isfile(m))
+            if not found:
+                raise NoPartitionsError(
+                    f"{self} matches no file under {str(base)!r}; add a matching file or "
+                    "change the pattern (a partitioned flow needs at least one partition)")
         else:
             first, last = date.fromisoformat(self.start), date.fromisoformat(self.end)
             days = (last - first).days

@@ -6,7 +6,7 @@ a failed unit stops only what is below it, and every failure is reported. Flows 
 fingerprint is unchanged are skipped by the step executor. Every run writes a manifest of
 its step results to ``<store>/<factory>/_runs/<run_id>.json``.
 
-SIGINT (Ctrl-C) or SIGTERM stop the run within about two seconds: running steps stop in
+SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the run within about two seconds: running steps stop in
 their workers without publishing, the manifest records the run as interrupted with what
 had finished, and :attr:`RunReport.interrupted` names the signal.
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
+from ._secrets import redact_value
 from .adapters import _interrupt
 from .adapters.plan import Plan, Schedule, Unit
 from .adapters.pool import (
@@ -133,7 +134,8 @@ def run(
 
 
 def _write_manifest(store: Store, report: RunReport) -> None:
-    store.write_json(report.manifest, report.to_dict())
+    # Whole-value: the manifest holds error texts and tracebacks, whatever produced them.
+    store.write_json(report.manifest, redact_value(report.to_dict()))
 
 
 def _unfinished(store: Store, plan: Plan) -> list[str]:
@@ -162,8 +164,9 @@ def _unfinished(store: Store, plan: Plan) -> list[str]:
 
 
 class _Stop:
-    """While a run lasts, SIGINT and SIGTERM ask it to stop instead of raising in the middle
-    of the scheduler (only in the main thread, where Python delivers signals)."""
+    """While a run lasts, SIGINT, SIGTERM and SIGHUP (a closed terminal) ask it to stop
+    instead of raising in the middle of the scheduler (only in the main thread, where Python
+    delivers signals)."""
 
     def __init__(self, run_id: str, *, thread_steps: bool) -> None:
         self.run_id = run_id
@@ -173,7 +176,7 @@ class _Stop:
 
     def __enter__(self) -> _Stop:
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in _interrupt.STOP_SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -29,13 +29,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ._locking import flow_locks
+from ._secrets import redact, redact_value
 from .errors import DatasetNotFoundError, StoreError
 
 __all__ = ["DEFAULT_STORE", "Store", "redact", "unversioned"]
 
 DEFAULT_STORE = "./data"
 DESCRIPTOR = "datapackage.json"
-_CREDENTIALS = re.compile(r"(?<=://)([^/@\s]+)@")
 # Options fsspec filesystems take for the user and password of a URL.
 _CREDENTIAL_OPTIONS = {"s3": ("key", "secret"), "s3a": ("key", "secret")}
 
@@ -46,11 +46,6 @@ _VERSION_PREFIX = re.compile(r"^v-\d{13}-[0-9a-f]{8}/")
 def unversioned(path: str) -> str:
     """A resource path without the version prefix remote publishing puts in front of it."""
     return _VERSION_PREFIX.sub("", path)
-
-
-def redact(text: str) -> str:
-    """Hide ``user:password@`` in every URL of ``text`` (store URLs, SQL engine URLs)."""
-    return _CREDENTIALS.sub("***@", text)
 
 
 class Store:
@@ -92,6 +87,10 @@ class Store:
 
     # -- identity -------------------------------------------------------------------------
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A worker opens its own filesystem (a live one holds sockets and an event loop).
+        return {**self.__dict__, "_fs": None}
+
     def __repr__(self) -> str:
         return f"Store({redact(self.url)!r})"
 
@@ -120,11 +119,17 @@ class Store:
 
     @property
     def fs(self) -> Any:
+        """The store's fsspec filesystem; whatever it raises but "not found" is a
+        :class:`StoreError` naming the store (see :class:`_Guarded`)."""
         if self._fs is None:
             import fsspec
 
             protocol = urlsplit(self.url).scheme
-            self._fs = fsspec.filesystem(protocol, **self.storage_options)
+            try:
+                filesystem = fsspec.filesystem(protocol, **self.storage_options)
+            except Exception as cause:
+                raise _store_error(self, "open", self.url, cause) from None
+            self._fs = _Guarded(filesystem, self)
         return self._fs
 
     # -- paths ----------------------------------------------------------------------------
@@ -158,6 +163,8 @@ class Store:
                 text = self.fs.cat_file(url).decode("utf-8")
         except FileNotFoundError:
             return None
+        except StoreError:
+            raise
         except OSError as cause:
             raise StoreError(f"cannot read {redact(url)}: {cause}") from cause
         try:
@@ -264,6 +271,9 @@ class Store:
             raise StoreError(f"flow {flow!r}: nothing to publish, {DESCRIPTOR} missing")
         _redact_descriptor(os.path.join(staged, DESCRIPTOR))
         if self.is_local:
+            # Staging folders are private (mkdtemp makes them 0700); a published dataset is
+            # readable as the umask says, like every other folder the user creates.
+            os.chmod(staged, 0o777 & ~_umask())
             _swap_into_place(staged, self.dataset_url(factory, flow))
         else:
             self._publish_remote(factory, flow, staged)
@@ -314,6 +324,8 @@ class Store:
                 os.replace(tmp, url)
             else:
                 self.fs.pipe_file(url, data.encode())
+        except StoreError:
+            raise
         except OSError as cause:
             raise StoreError(f"cannot write {redact(url)}: {cause.strerror or cause}") from cause
 
@@ -335,6 +347,57 @@ class Store:
         return sorted(name for name in names if str(name).endswith(".json"))
 
 
+# -- errors of a remote filesystem -------------------------------------------------------
+
+class _Guarded:
+    """An fsspec filesystem whose errors name the store they come from.
+
+    Every command reaches a remote store only through ``Store.fs``, so this is the one place
+    where a missing credential, a refused connection or a denied access becomes one
+    :class:`StoreError` (``store 's3://bucket/prefix': cannot read ...: NoCredentialsError:
+    ...``) instead of a bare library exception. ``FileNotFoundError`` passes unchanged:
+    callers read it as "not published yet".
+    """
+
+    def __init__(self, fs: Any, store: Store) -> None:
+        self._fs = fs
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private and dunder lookups (pickle, copy) stay ours
+            raise AttributeError(name)
+        attribute = getattr(self._fs, name)
+        if not callable(attribute):
+            return attribute
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except (FileNotFoundError, StoreError):
+                raise
+            except Exception as cause:
+                path = str(args[0]) if args else self._store.url
+                raise _store_error(self._store, name, path, cause) from cause
+
+        return guarded
+
+
+_VERBS = {"cat_file": "read", "get_file": "download", "put_file": "upload", "pipe_file": "write",
+          "ls": "list", "rm": "delete", "size": "read the size of", "info": "read",
+          "invalidate_cache": "refresh"}
+
+
+def _store_error(store: Store, operation: str, path: str, cause: BaseException) -> StoreError:
+    verb = _VERBS.get(operation, operation)
+    text = f"store {store.display_url!r}: cannot {verb} {redact(path)}: {type(cause).__name__}: " \
+           f"{redact(str(cause)) or repr(cause)}"
+    if "credential" in f"{type(cause).__name__} {cause}".lower() or isinstance(cause, PermissionError):
+        text += ("; give the store its credentials: as user and password in the store URL, "
+                 "as Store(url, **storage_options), or the filesystem's usual way "
+                 "(for s3://: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws)")
+    return StoreError(text)
+
+
 # -- atomic swap of folders ---------------------------------------------------------------
 
 _RENAME_EXCHANGE = 2
@@ -354,22 +417,26 @@ def _renameat2() -> Any:
 _RENAMEAT2 = _renameat2()
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the kernel tells (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 def _redact_descriptor(path: str) -> None:
     # dataflows records where a resource came from (``dpp:streamedFrom``), credentials and
     # all: a SQL engine URL or an https source with a password would be published with it.
     with open(path, encoding="utf-8") as handle:
         descriptor = json.load(handle)
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return redact(value)
-        if isinstance(value, list):
-            return [clean(item) for item in value]
-        if isinstance(value, dict):
-            return {key: clean(item) for key, item in value.items()}
-        return value
-
-    cleaned = clean(descriptor)
+    cleaned = redact_value(descriptor)
     if cleaned != descriptor:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(cleaned, handle, indent=2, sort_keys=True)

@@ -147,3 +147,28 @@ def test_init_and_run_in_a_fresh_venv_with_only_pip_install(tmp_path: Path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "revenue" in result.stdout
+
+
+def test_nothing_printed_is_read_as_markup(tmp_path: Path):
+    """Partition labels like sales[raw/a.csv], a description in brackets and a short-row note
+    show as they are in the run table, list and inspect."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x,y\n1,[bold]b[/]\n2\n")
+    (tmp_path / "factory.py").write_text(
+        "from dataflows import Flow, load\n"
+        "from dataflows_factory import Factory\n"
+        "from dataflows_factory.partitions import files\n"
+        "factory = Factory('marks')\n"
+        "@factory.flow(partitions=files('raw/*.csv'))\n"
+        "def sales(partition):\n"
+        "    '''[red]Sales[/red] of [raw] files.'''\n"
+        "    return Flow(load(partition, name='sales'))\n"
+    )
+    ran = dff("run", "--no-progress", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "sales[raw/a.csv]" in ran.stdout
+    assert "1 short row(s) padded" in ran.stdout
+    listed = dff("list", cwd=tmp_path)
+    assert "[red]Sales[/red] of [raw] files." in listed.stdout
+    inspected = dff("inspect", "factory.py", "sales", cwd=tmp_path)
+    assert "[bold]b[/]" in inspected.stdout

@@ -90,10 +90,10 @@ def prepare(factory: Factory, spec: FlowSpec, store: Store, stack: contextlib.Ex
     return Prepared(built, print_, downloads, store, factory.name)
 
 
-def _iter_steps(steps: Any) -> Iterator[Any]:
+def iter_steps(steps: Any) -> Iterator[Any]:
     for step in steps:
         if isinstance(step, Flow):
-            yield from _iter_steps(step.chain)
+            yield from iter_steps(step.chain)
         else:
             yield step
 
@@ -104,7 +104,7 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
 def _resolve_sources(flow: Flow, root: str) -> dict[str, str]:
     """Point relative ``load()`` sources at the factory's root; hash the local files read."""
     files: dict[str, str] = {}
-    for step in _iter_steps(flow.chain):
+    for step in iter_steps(flow.chain):
         if not isinstance(step, load) or isinstance(step, DatasetStep):
             continue
         source = step.load_source

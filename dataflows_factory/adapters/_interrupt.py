@@ -17,7 +17,8 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "install_handlers", "publishing", "request", "reset", "stop_run"]
+__all__ = ["STOP_SIGNALS", "Interrupted", "check", "install_handlers", "publishing", "request", "reset",
+           "stop_run"]
 
 
 class Interrupted(BaseException):
@@ -90,7 +91,12 @@ def publishing(run_id: str | None = None) -> Iterator[None]:
             _STATE.shielded -= 1
 
 
-def install_handlers(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+# Ctrl-C; schedulers and containers; a closed terminal (the whole foreground group gets it).
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def install_handlers(signals: tuple[int, ...] = STOP_SIGNALS) -> None:
     """In a worker process: these signals raise :class:`Interrupted` in the main thread,
     except during a publish, which completes first (the next check raises)."""
 

@@ -96,7 +96,8 @@ def merge_parts(
         with open(os.path.join(staged, "datapackage.json"), "w", encoding="utf-8") as handle:
             json.dump(merged, handle)
         descriptor = finish_descriptor(staged, factory.name, spec.name, print_, run_id, counts,
-                                        extra={"partitions": [value for value, _, _ in parts]})
+                                        extra={"partitions": [value for value, _, _ in parts],
+                                               **_repairs(parts)})
         with publishing(run_id):
             store.publish(factory.name, spec.name, staged)
     return result_of(factory.name, spec.name, SUCCEEDED, uri, descriptor, print_, started, clock,
@@ -120,3 +121,14 @@ def _check_same_shape(flow: str, parts: list[tuple[str, str, dict[str, Any]]]) -
                 flow, f"partition {value!r} has other resources or schemas than partition "
                 f"{parts[0][0]!r}; every partition must produce the same shape",
                 processor="merge partitions")
+
+
+def _repairs(parts: list[tuple[str, str, dict[str, Any]]]) -> dict[str, dict[str, int]]:
+    """The parts' padded and truncated row counts, added up per resource."""
+    totals: dict[str, dict[str, int]] = {}
+    for _value, _name, descriptor in parts:
+        for key in ("padded_rows", "truncated_rows"):
+            for resource, count in descriptor.get("dff", {}).get(key, {}).items():
+                bucket = totals.setdefault(key, {})
+                bucket[resource] = bucket.get(resource, 0) + int(count)
+    return totals

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .._secrets import RedactingFilter, redact_value, redacting_logs
 from ..errors import FactoryError, FactoryRefError, FlowExecutionError
 from ..factory import Factory, load_factory
 from ..store import Store, redact
@@ -113,9 +114,10 @@ def error_payload(flow: str, error: BaseException, partition: str | None = None)
     elif partition is not None and error.partition is None:
         error = error.in_partition(partition)
     payload = error.to_dict()
-    payload["traceback"] = redact("".join(traceback.format_exception(error if error.__traceback__
-                                                                     else error.__cause__ or error)))
-    return payload
+    payload["traceback"] = "".join(traceback.format_exception(error if error.__traceback__
+                                                              else error.__cause__ or error))
+    # Whole-value: a field of the error (a resource name, a partition) may hold a URL too.
+    return redact_value(payload)
 
 
 def as_error(payload: dict[str, Any]) -> FlowExecutionError:
@@ -123,7 +125,8 @@ def as_error(payload: dict[str, Any]) -> FlowExecutionError:
     error = FlowExecutionError(
         payload["flow"], payload["message"], processor=payload.get("processor"),
         position=payload.get("position"), resource=payload.get("resource"), row=payload.get("row"),
-        field=payload.get("field"), cause_type=payload.get("type"), partition=payload.get("partition"))
+        field=payload.get("field"), cause_type=payload.get("type"), partition=payload.get("partition"),
+        changed_by=payload.get("changed_by"))
     if payload.get("traceback"):
         error.add_note("where it was raised (in the worker):\n" + payload["traceback"])
     return error
@@ -135,19 +138,24 @@ def execute(call: Call, progress: Callable[[str, str, int], None] | None = None,
     from .step import run_step
 
     try:
-        result = run_step(factory or call.factory(), call.flow, store=call.store, force=call.force,
-                          run_id=call.run_id, attempt=call.attempt, progress=progress,
-                          partition=call.partition)
+        with redacting_logs():  # in a thread of the caller, its handlers print the step's records
+            result = run_step(factory or call.factory(), call.flow, store=call.store,
+                              force=call.force, run_id=call.run_id, attempt=call.attempt,
+                              progress=progress, partition=call.partition)
     except Exception as error:
         return {"error": error_payload(call.flow, error, call.partition)}
     return {"result": result.to_dict()}
 
 
 class _Ship(logging.Handler):
-    """Sends each record (message formatted, arguments dropped) to the parent."""
+    """Sends each record (message formatted, arguments dropped, credentials hidden) to the
+    parent."""
 
     def __init__(self, send: Callable[[Any], None]) -> None:
         super().__init__()
+        # Every record of a worker leaves it here, whichever logger emitted it: one filter
+        # redacts them all before they are pickled (the parent prints them as they come).
+        self.addFilter(RedactingFilter())
         self.send = send
         self.ticket: int | None = None
 
@@ -204,6 +212,9 @@ def _serve(conn: Connection, parent: int) -> None:
     logger = logging.getLogger(_PACKAGE_LOGGER)
     logger.handlers = [ship]  # inherited (forked) handlers would print a second copy
     logger.propagate = False
+    # Other libraries' records (dataflows, SQLAlchemy) go to the parent too, rather than to
+    # this worker's stderr: the parent's logging configuration decides what is shown.
+    logging.getLogger().handlers = [ship]
     threading.Thread(target=_watch_parent, args=(parent,), name="dff-parent-watch",
                      daemon=True).start()
     from . import step  # noqa: F401  (a spawned worker imports dataflows before it says ready)

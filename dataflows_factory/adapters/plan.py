@@ -33,6 +33,9 @@ class StepPlan:
     tags: tuple[str, ...] = ()
     output: str = ""
     partitions: tuple[str, ...] = ()
+    # Why a partitioned flow has no partitions now (its files() pattern matches no file):
+    # the plan still holds it, and only running it fails, with this message.
+    partitions_error: str = ""
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -110,11 +113,20 @@ class Plan:
     def select(self, selection: str | Iterable[str] | None) -> Plan:
         """A sub-plan: ``name``, ``+name`` (with upstream), ``name+`` (with downstream), ``tag:x``.
 
-        Terms are separated by spaces or commas; the result is their union.
+        Terms are separated by spaces or commas; the result is their union. ``None`` selects
+        every step; a selection that is given but holds no term (``""``, ``","``, ``[]``) is a
+        :class:`SelectionError`, never "everything" (an unset ``$FLOW`` in ``--select $FLOW``).
         """
+        if selection is None:
+            return self
+        if not isinstance(selection, str):
+            selection = list(selection)  # an iterator is read once, and shown if empty
         terms = _terms(selection)
         if not terms:
-            return self
+            raise SelectionError(
+                f"empty selection {selection!r}: name flows (name, +name, name+ or tag:x, "
+                f"separated by commas or spaces), or select nothing to run every flow; "
+                f"known flows: {sorted(self.names)}")
         by_name = {step.name: step for step in self.steps}
         chosen: set[str] = set()
         for term in terms:
@@ -279,9 +291,7 @@ class Schedule:
         return dropped
 
 
-def _terms(selection: str | Iterable[str] | None) -> list[str]:
-    if selection is None:
-        return []
+def _terms(selection: str | Iterable[str]) -> list[str]:
     if isinstance(selection, str):
         selection = [selection]
-    return [t for item in selection for t in re.split(r"[\s,]+", item.strip()) if t]
+    return [t for item in selection for t in re.split(r"[\s,]+", str(item).strip()) if t]

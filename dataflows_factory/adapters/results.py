@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..store import redact
+from .._secrets import redact, redact_value
 
 __all__ = ["FAILED", "SKIPPED", "SUCCEEDED", "StepResult", "new_run_id", "now", "result_of"]
 
@@ -39,13 +39,19 @@ class StepResult:
     attempt: int = 1
     error: dict[str, Any] | None = None
     partition: str | None = None
+    # Per resource: short source rows padded with nulls, and rows whose extra cells were
+    # dropped (only with load(..., extra_cells="drop")); empty when every row fitted.
+    padded_rows: dict[str, int] = field(default_factory=dict)
+    truncated_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Whole-value: what leaves as XCom, a task result or a manifest holds no credential,
+        # whichever field (a schema's description, an error's message) carried one.
+        return redact_value(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepResult:
@@ -72,7 +78,7 @@ def result_of(
         status=status,
         dataset_uri=redact(uri),
         rows={r["name"]: int(r.get("count_of_rows") or 0) for r in resources},
-        schema={r["name"]: r.get("schema", {}) for r in resources},
+        schema=redact_value({r["name"]: r.get("schema", {}) for r in resources}),
         bytes=sum(int(r.get("bytes") or 0) for r in resources),
         content_hash=descriptor.get("dff", {}).get("content_hash", ""),
         fingerprint=print_,
@@ -82,4 +88,6 @@ def result_of(
         run_id=run_id,
         attempt=attempt,
         partition=partition,
+        padded_rows=dict(descriptor.get("dff", {}).get("padded_rows", {})),
+        truncated_rows=dict(descriptor.get("dff", {}).get("truncated_rows", {})),
     )

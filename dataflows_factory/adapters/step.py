@@ -21,15 +21,18 @@ from dataflows import Flow
 
 from .._compat import check_tabulator
 from .._dataflows import stream
+from .._row_shape import counts as row_shape_counts
+from .._row_shape import raised_in as malformed_row
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory
 from ..flow import FlowSpec
 from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import Store, redact
-from ._inputs import prepare, resolve
+from ._inputs import iter_steps, prepare, resolve
 from ._interrupt import publishing
 from ._measure import Progress, RowCounter, finish_descriptor
+from ._package_check import check_package
 from ._parts import merge_parts, parts_fingerprint
 from ._skip import reusable
 from ._tracking import RowTracker, execution_error
@@ -101,7 +104,8 @@ def _run_one(
             _stream(flow_name, Flow(prepared.flow, counter.step, path_dumper(staged)))
             descriptor = finish_descriptor(
                 staged, factory.name, flow_name, prepared.fingerprint, run_id, counter.counts,
-                extra={"partition": partition} if partition is not None else None)
+                extra={**_row_repairs(prepared.flow),
+                       **({"partition": partition} if partition is not None else {})})
             with publishing(run_id):  # none after an interruption; a started one completes
                 target.publish(factory.name, dataset, staged)
     result = result_of(factory.name, flow_name, SUCCEEDED, uri, descriptor, prepared.fingerprint,
@@ -141,14 +145,29 @@ def dataset_name(factory: Factory, spec: FlowSpec, partition: str | None) -> str
     return part_dataset(spec.name, partition)
 
 
+def _row_repairs(flow: Flow) -> dict[str, dict[str, int]]:
+    """The rows the flow's loads padded (short) or cut (extra cells dropped), per resource."""
+    padded, truncated = row_shape_counts(iter_steps(flow.chain))
+    return {key: value for key, value in (("padded_rows", padded), ("truncated_rows", truncated))
+            if value}
+
+
 def _stream(flow_name: str, flow: Flow) -> None:
     # Not Flow.process(): dataflows logs and swallows CastError there; we raise everything.
     # The tracker counts the rows entering each function step, so a failing row function
     # is reported with its resource and row number (our own counter step is not blamed).
     tracker = RowTracker(ignore=("RowCounter.",))
     try:
-        stream(flow, tracker.install)
+        stream(flow, tracker.install,
+               check=lambda descriptor: check_package(flow_name, descriptor, tracker.processors))
     except FactoryError:
         raise
     except Exception as cause:
-        raise execution_error(flow_name, cause, tracker=tracker) from cause
+        error = execution_error(flow_name, cause, tracker=tracker)
+        malformed = malformed_row(cause)
+        if malformed is not None:  # the load's row check knows the resource and the row
+            error = FlowExecutionError(
+                flow_name, str(malformed), processor=error.processor or "load",
+                position=error.position, resource=malformed.resource or error.resource,
+                row=malformed.row, cause_type=type(malformed).__name__)
+        raise error from cause

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._secrets import redact, redacting_logs
 from ..adapters.plan import Plan
+from ..adapters.pool import as_error, error_payload
 from ..adapters.step import SKIPPED, run_step
 from ..errors import FactoryDefinitionError, FactoryRefError, FlowExecutionError, SelectionError
 from ..factory import load_factory
-from ..store import redact
 from ._compat import AirflowFailException, BaseOperator
 from ._ids import task_id_for
 from .translator import DataflowsTranslator
@@ -81,17 +82,24 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
                       "" if self.partition is None else f" partition {self.partition!r}",
                       self.factory_ref, attempt, redact(str(self.store or "(factory default)")))
         try:
-            result = run_step(
-                self.factory_ref, self.flow, store=self.store or None, force=_as_bool(self.force),
-                run_id=str(context["run_id"]), attempt=attempt, partition=self.partition,
-            )
+            # The step runs in this process: its records go to Airflow's task log handlers.
+            with redacting_logs():
+                result = run_step(
+                    self.factory_ref, self.flow, store=self.store or None,
+                    force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
+                    partition=self.partition,
+                )
         except FlowExecutionError as error:
+            # Airflow logs the exception it gets with its chained causes, whose messages
+            # may hold credentials: it gets the step's error payload instead, redacted, with
+            # the traceback as a note and no cause.
+            failure = as_error(error_payload(self.flow, error, self.partition))
             # The traceback is logged too, but this line is the one people search for.
-            self.log.error("%s", error)
-            raise
+            self.log.error("%s", failure)
+            raise failure from None
         except (FactoryDefinitionError, FactoryRefError, SelectionError) as error:
             # A broken factory stays broken: fail now instead of burning the retries.
-            raise AirflowFailException(f"flow {self.flow!r}: {error}") from error
+            raise AirflowFailException(f"flow {self.flow!r}: {redact(str(error))}") from None
         # run_step has logged rows and rows/s (logger "dataflows_factory.step"); say what
         # a skip means here, where people expect a skipped task to skip its downstream.
         if result.status == SKIPPED:

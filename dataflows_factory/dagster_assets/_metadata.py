@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from .._secrets import redact, redact_value
 from ..adapters.step import StepResult
 from ..datasets import iter_rows, validate_dataset
 from ..store import Store
@@ -75,6 +76,11 @@ def materialization_metadata(result: StepResult, store: Store, preview_rows: int
     schemas = {name: table_schema(schema) for name, schema in result.schema.items()}
     for name, rows in result.rows.items():
         metadata[f"rows/{name}"] = MetadataValue.int(rows)
+    # Rows a load repaired: short ones padded with nulls, extra cells dropped on request.
+    for name, rows in result.padded_rows.items():
+        metadata[f"padded_rows/{name}"] = MetadataValue.int(rows)
+    for name, rows in result.truncated_rows.items():
+        metadata[f"truncated_rows/{name}"] = MetadataValue.int(rows)
     for name, schema in schemas.items():
         metadata[f"schema/{name}"] = MetadataValue.table_schema(schema)
     if len(schemas) == 1:  # Dagster's own "Columns" view takes one table per asset
@@ -107,7 +113,7 @@ def _preview(path: str, resource: str, schema: TableSchema, rows: int) -> Any:
         records = [TableRecord(data={key: _plain(value) for key, value in row.items()})
                    for row in itertools.islice(iter_rows(path, resource), rows)]
     except Exception as error:  # a damaged dataset: the check reports it, the preview says so
-        return MetadataValue.text(f"no preview: {type(error).__name__}: {error}")
+        return MetadataValue.text(redact(f"no preview: {type(error).__name__}: {error}"))
     return MetadataValue.table(records=records, schema=schema)
 
 
@@ -115,6 +121,7 @@ def check_result(store: Store, result: StepResult, key: AssetKey) -> AssetCheckR
     """Validate the stored dataset (files, hashes, types, counts) as the ``dataset_valid`` check;
     for one partition, the part that partition wrote."""
     problems, rows = validate_dataset(store, result.factory, dataset_of(result.flow, result.partition))
+    problems = redact_value(problems)  # they quote the descriptor and the files
     return AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from .._secrets import RedactingFilter, redacting_logs
 from ..adapters.plan import Schedule, StepPlan
+from ..adapters.pool import as_error, error_payload
 from ..adapters.step import StepResult, run_step
 from ..errors import FlowExecutionError
 from ..factory import Factory
@@ -126,8 +128,16 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
 
     def _run(self, context: Any, factory: Factory, flow: str, store: Store,
              partition: str | None = None) -> StepResult:
-        return run_step(factory, flow, store=store, force=self.force, run_id=context.run_id,
-                        attempt=context.retry_number + 1, partition=partition)
+        # The step runs in Dagster's process: its records reach Dagster's handlers, and its
+        # error would reach the event log with its chained causes. Both leave redacted: the
+        # error as the step's error payload (traceback as a note, no cause).
+        try:
+            with redacting_logs():
+                return run_step(factory, flow, store=store, force=self.force,
+                                run_id=context.run_id, attempt=context.retry_number + 1,
+                                partition=partition)
+        except FlowExecutionError as error:
+            raise as_error(error_payload(flow, error, partition)) from None
 
     def _merge(self, context: Any, factory: Factory, step: StepPlan, store: Store) -> dict[str, Any]:
         # Only once every part exists: until then the merge would fail, and the partitions
@@ -217,6 +227,7 @@ def _failure(failures: list[tuple[FlowExecutionError, str | None]]) -> Failure:
 class _ToDagsterLog(logging.Handler):
     def __init__(self, context: Any) -> None:
         super().__init__(logging.INFO)
+        self.addFilter(RedactingFilter())  # the event log is an output like any other
         self.context = context
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -114,13 +114,15 @@ class DataflowsFactory(Block):  # type: ignore[misc]
         """The factory as a flow of its own (see :func:`~dataflows_factory.prefect_blocks.build_flow`)."""
         from .flows import build_flow
 
-        return build_flow(self.get_factory(), select=self.select, store=self.get_store(), **options)
+        # An empty field means every flow (an explicitly empty selection is an error).
+        return build_flow(self.get_factory(), select=self.select or None, store=self.get_store(),
+                          **options)
 
     def run(self, *, select: str | Iterable[str] | None = None, force: bool = False) -> dict[str, StepResult]:
         """Run the factory: as tasks of the current flow run, or as a flow run of its own."""
         from .flows import run_factory
 
-        select = select if select is not None else self.select
+        select = select if select is not None else (self.select or None)
         if FlowRunContext.get() is not None:
             return run_factory(self.get_factory(), select=select, store=self.get_store(), force=force)
         if select is not None and not isinstance(select, str):

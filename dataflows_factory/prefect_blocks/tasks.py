@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from .._secrets import RedactingFilter
 from ..adapters.plan import StepPlan, unit_id
 from ..adapters.pool import Call, Isolation, as_error, execute, run_in_worker, worker_reference
 from ..adapters.step import StepResult
@@ -120,6 +121,7 @@ class _ThreadHandler(logging.Handler):
 
     def __init__(self, target: Any) -> None:
         super().__init__()
+        self.addFilter(RedactingFilter())  # the task run's logs are stored by Prefect's API
         self.target = target
         self.thread = threading.get_ident()
 
@@ -133,6 +135,7 @@ class _Propagate(logging.Handler):
 
     def __init__(self, source: logging.Logger, level: int) -> None:
         super().__init__(level)
+        self.addFilter(RedactingFilter())  # redacted before any handler up the tree sees it
         self.source = source
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -196,6 +199,9 @@ def publish_artifacts(result: StepResult) -> None:
             "resource": name,
             "rows": rows,
             "fields": len(result.schema.get(name, {}).get("fields", [])),
+            # Rows the load repaired: short ones padded, extra cells dropped on request.
+            "padded rows": result.padded_rows.get(name, 0),
+            "truncated rows": result.truncated_rows.get(name, 0),
             "dataset": redact(result.dataset_uri),
         }
         for name, rows in result.rows.items()

@@ -13,7 +13,8 @@ It reads the same characters (``open(path, encoding="utf-8")`` is the very
 ``io.TextIOWrapper`` tabulator reads through, universal newlines included) with the same
 dialect. At the first record it cannot vouch for (a different length than the header,
 which includes blank lines) or on any error, it hands over to tabulator's own iterator,
-skipping the rows already yielded, so irregular rows and error messages are tabulator's.
+skipping the rows already yielded, so irregular rows and error messages are tabulator's
+(and the load's :class:`~dataflows_factory._row_shape.RowShape` checks and counts them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .._dataflows import (
     pending_keyed_stream,
     reads_rows_as_parsed,
 )
+from .._row_shape import RowShape, TSVRows
 
 __all__ = ["PlainCSVRows", "install", "local_path"]
 
@@ -43,9 +45,13 @@ _DEFAULT_PARSERS = {"xml", "excel-xml", "sql", "geojson"}
 
 
 def _default_options(options: dict[str, Any]) -> bool:
-    if set(options) != {*_DEFAULT_OPTIONS, "custom_parsers"}:
+    # Every factory load carries a RowShape (post_parse): regular rows pass it untouched.
+    if set(options) - {"post_parse"} != {*_DEFAULT_OPTIONS, "custom_parsers"}:
         return False
-    if set(options["custom_parsers"]) != _DEFAULT_PARSERS:
+    if not all(isinstance(item, RowShape) for item in options.get("post_parse", ())):
+        return False
+    parsers = {name for name, parser in options["custom_parsers"].items() if parser is not TSVRows}
+    if parsers != _DEFAULT_PARSERS:
         return False
     return all(options[key] == value for key, value in _DEFAULT_OPTIONS.items())
 
@@ -75,7 +81,8 @@ def local_path(stream: Any) -> str | None:
     if stream.compression != "no" or stream.encoding != "utf-8":
         return None  # "utf-8-sig" (a BOM) and every other encoding stay with tabulator
     # Header in row 1 alone, no column dropped: records after row 1 map 1:1 onto rows.
-    if not reads_rows_as_parsed(stream) or not _plain_dialect(stream):
+    if not reads_rows_as_parsed(stream, passes=lambda item: isinstance(item, RowShape)) \
+            or not _plain_dialect(stream):
         return None
     return source[len("file://"):] if source.startswith("file://") else source
 

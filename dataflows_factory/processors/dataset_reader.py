@@ -17,21 +17,69 @@ Same rows, or the original path:
 - At the first record the compiled cast cannot vouch for (a value that needs tableschema, a
   ragged or blank line, any error), the rest of the resource comes from the original
   iterator, skipping the rows already yielded, so values and errors are tableschema's own.
+
+When a flow runs, either way, a bad stored row (a hand-edited dataset) fails with a
+:class:`~dataflows_factory.errors.DataError` naming the dataset, its file, the data row and
+tableschema's own messages, not a ``CastError`` that says "see exception.errors": the step
+executor calls :func:`read_with_row_errors` on every ``load`` of a datapackage as soon as it
+has opened its resources, so the original iterators (and the ones the compiled readers hand
+over to) are those.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
-from .._dataflows import table_stream
+from .._dataflows import read_package_rows_with, table_stream
+from ..errors import DataError, shown_path
 from ._casting import HandOver, csv_row_reader, field_casters, strip_all, strip_fields
 from .csv_reader import local_path
 
-__all__ = ["accelerate_dataset"]
+__all__ = ["accelerate_dataset", "read_with_row_errors", "row_errors"]
+
+# tableschema's messages number the row in the file ('for row "3"', 'in row 3'): the error
+# names the data row instead.
+_FILE_ROW = re.compile(r' (?:for|in) row "?\d+"?')
+
+
+def read_with_row_errors(step: Any) -> None:
+    """Make a ``load`` of a ``datapackage.json`` (after its ``process_datapackage``) raise a
+    :class:`DataError` at a bad row: the dataset and file, the 1-based data row, the field
+    and tableschema's messages (its own ``CastError`` says only "see exception.errors")."""
+    flow = getattr(step, "flow", None)  # a DatasetStep: an upstream flow's dataset
+    package = (f"dataset of flow {flow!r}" if isinstance(flow, str)
+               else f"datapackage {shown_path(str(step.load_source))!r}")
+    read_package_rows_with(step, lambda resource: row_errors(resource, package, step))
+
+
+def row_errors(resource: Any, package: str, step: Any = None) -> Any:
+    """The ``exc_handler`` that makes tableschema's read of ``resource`` (a
+    ``datapackage.Resource`` of ``package``, as messages name it) raise a :class:`DataError`.
+
+    >>> resource.iter(keyed=True, cast=True, exc_handler=row_errors(resource, "dataset of flow 'x'"))
+    ... # doctest: +SKIP
+    """
+    path = resource.source if isinstance(resource.source, str) else resource.name
+    source = f"{package}, file {shown_path(path)!r}"
+
+    def exc_handler(exc: Exception, row_number: int | None = None, row_data: Any = None,
+                    error_data: Any = None) -> None:
+        # tableschema's exc_handler signature; raising stops the read, as its default does.
+        details = [str(e) for e in getattr(exc, "errors", None) or ()] or [str(exc)]
+        # error_data is the failing values (cast, unique key) or the whole row (length, header).
+        field = next(iter(error_data), None) if error_data and error_data is not row_data else None
+        raise DataError(
+            "; ".join(_FILE_ROW.sub("", detail) for detail in details), kind=type(exc).__name__,
+            source=source, step=step, resource=resource.name,
+            row=row_number - 1 if row_number else None,  # the header is row 1 of the file
+            field=str(field) if field is not None else None)
+
+    return exc_handler
 
 
 def accelerate_dataset(step: Any) -> None:

@@ -114,6 +114,12 @@ def join_aux(source_name: str, source_key: Any, source_delete: bool, target_name
              target_key: Any, fields: dict[str, Any], full: bool | None, mode: str | None) -> Any:
     deduplication = target_key is None
     state = {"fields": fix_fields(fields)}
+    unknown = {name: spec["aggregate"] for name, spec in state["fields"].items()
+               if spec["aggregate"] not in AGGREGATORS}
+    if unknown:  # dataflows would take a misspelt aggregate for "any", silently
+        raise ValueError("join: " + ", ".join(f"field {name!r} has aggregate {aggregate!r}"
+                                              for name, aggregate in unknown.items())
+                         + f"; the aggregates are {sorted(AGGREGATORS)}")
     source_calc = KeyCalc(source_key)
     target_calc = KeyCalc(target_key) if target_key is not None else None
     source_of = _key_function(source_calc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -56,7 +57,7 @@ def _fork(resource: str, rows: Iterable[dict[str, Any]], row_func: Callable[[dic
     _TASKS[task] = (row_func, predicate)
     context = multiprocessing.get_context("fork")
     try:
-        with context.Pool(processes) as pool:
+        with context.Pool(processes, initializer=_default_signals) as pool:
             done = 0
             for chunk, failed, error in pool.imap(_call, ((task, c) for c in _chunks(rows, chunk_size))):
                 if failed >= 0:
@@ -65,6 +66,14 @@ def _fork(resource: str, rows: Iterable[dict[str, Any]], row_func: Callable[[dic
                 yield from chunk
     finally:
         _TASKS.pop(task, None)
+
+
+def _default_signals() -> None:
+    # A pool worker is forked from a step worker, whose SIGTERM handler stops a step: the pool
+    # ends its workers with SIGTERM, which must simply end them (no traceback).
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def _call(args: tuple[int, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int, str]:

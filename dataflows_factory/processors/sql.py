@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dataflows import dump_to_sql
+from dataflows import Flow, dump_to_sql
 
 from ..errors import InvalidTableNameError
 from ..store import redact
@@ -69,7 +69,19 @@ def to_sql(
         if update_keys is not None:
             spec["update_keys"] = list(update_keys)
         specs[table] = spec
-    return dump_to_sql(specs, engine=engine, batch_size=batch_size)
+
+    def check_resources(package: Any) -> Any:
+        # dump_to_sql skips a resource name that matches nothing: a typo would write no table.
+        names = [resource.name for resource in package.pkg.resources]
+        missing = {table: name for table, name in tables.items() if name not in names}
+        if missing:
+            raise ValueError(
+                "to_sql: " + ", ".join(f"table {t!r} names resource {n!r}" for t, n in missing.items())
+                + f", which the flow does not have; its resources are {names}")
+        yield package.pkg
+        yield from package
+
+    return Flow(check_resources, dump_to_sql(specs, engine=engine, batch_size=batch_size))
 
 
 def _engine(url: str, db_schema: str | None) -> Any:
@@ -82,10 +94,25 @@ def _engine(url: str, db_schema: str | None) -> Any:
         # search_path at the schema rather than translating names (reflection ignores that).
         options["connect_args"] = {"options": f"-csearch_path={db_schema}"}
     try:
-        engine = create_engine(url, **options)
+        engine = create_engine(_quoted_userinfo(url), **options)
     except (SQLAlchemyError, ImportError, ValueError) as cause:
         # SQLAlchemy's messages may repeat the URL; ours never show the password.
         raise ValueError(f"to_sql: cannot use engine {redact(url)!r}: {redact(str(cause))}") from None
     if db_schema is not None and not options:
         engine = engine.execution_options(schema_translate_map={None: db_schema})
     return engine
+
+
+def _quoted_userinfo(url: str) -> str:
+    """``url`` with a raw ``@`` of its user or password percent-encoded.
+
+    SQLAlchemy reads ``user:p@ss@host`` as password ``p`` on host ``ss@host``: the connection
+    fails, and the driver's error names that "host", a piece of the password. The last
+    ``@`` before the query is the one that ends the password.
+    """
+    scheme, separator, rest = url.partition("://")
+    location, question, query = rest.partition("?")
+    userinfo, _, host = location.rpartition("@")
+    if not separator or "@" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.replace('@', '%40')}@{host}{question}{query}"

@@ -81,8 +81,9 @@ def _assert_nothing_published_and_next_run_repairs(project: Path, before: dict[s
     (signal.SIGTERM, "group", 143, "fork"),
     (signal.SIGINT, "group", 130, "spawn"),  # workers of a fresh interpreter (callers with threads)
     (signal.SIGTERM, "main", 143, "spawn"),
+    (signal.SIGHUP, "group", 129, "fork"),   # the terminal was closed
 ], ids=["sigint-group", "sigint-main", "sigterm-main", "sigterm-group", "sigint-group-spawn",
-        "sigterm-main-spawn"])
+        "sigterm-main-spawn", "sighup-group"])
 def test_a_signal_stops_the_run_within_two_seconds_and_publishes_nothing(
         project: Path, signum: int, target: str, code: int, workers: str) -> None:
     """The run exits 128+signal within 2 s with one line, its manifest says interrupted, and the

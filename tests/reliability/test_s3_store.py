@@ -177,3 +177,50 @@ def test_partitioned_flow_merges_on_s3(tmp_path: Path, s3_endpoint: str,
     for value in ("b", "c"):
         run_step(factory, "letters", store=tmp_path / "local", partition=value)
     assert run_step(factory, "letters", store=tmp_path / "local").content_hash == merged.content_hash
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dataflows_factory.cli", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, check=False, timeout=300)
+
+
+def _cli_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **extra}
+    for name in ("DFF_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        env.pop(name, None)
+    return env
+
+
+def test_every_command_opens_a_store_with_credentials_the_same_way(remote: Path) -> None:
+    """run, list, inspect and validate all work on s3://KEY:SECRET@bucket/prefix, and none
+    prints the secret."""
+    url = f"s3://{KEY}:{SECRET}@lake/commands"
+    env = _cli_env(AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+    done = {
+        "run": _cli("run", "factory.py", "--store", url, "--no-progress", cwd=remote, env=env),
+        "list": _cli("list", "factory.py", "--store", url, cwd=remote, env=env),
+        "inspect": _cli("inspect", "factory.py", "doubled", "--store", url, cwd=remote, env=env),
+        "validate": _cli("validate", "factory.py", "--store", url, cwd=remote, env=env),
+    }
+    for command, outcome in done.items():
+        assert outcome.returncode == 0, (command, outcome.stdout, outcome.stderr)
+        assert SECRET not in outcome.stdout + outcome.stderr, command
+    assert "3 rows" in done["inspect"].stdout
+    assert done["validate"].stdout.count("valid") == 2
+
+
+def test_a_store_without_credentials_is_named_by_every_command(remote: Path) -> None:
+    """No credentials anywhere: each command prints one line naming the store, not a bare
+    NoCredentialsError, and exits 2 (a usage problem: the store, not a flow)."""
+    env = _cli_env(AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+    url = "s3://lake/nocreds"
+    for args in (("run", "factory.py", "--no-progress"), ("list", "factory.py"),
+                 ("inspect", "factory.py", "numbers"), ("validate", "factory.py")):
+        outcome = _cli(*args, "--store", url, cwd=remote, env=env)
+        lines = [line for line in outcome.stderr.splitlines() if line.startswith("error:")]
+        assert outcome.returncode == 2, (args, outcome.stderr)
+        assert len(lines) == 1 and "Traceback" not in outcome.stderr, outcome.stderr
+        assert lines[0].startswith("error: StoreError: store 's3://lake/nocreds': cannot "), lines
+        assert "NoCredentialsError: Unable to locate credentials; give the store" in lines[0]

@@ -1,0 +1,183 @@
+"""Rows whose width differs from the header: extra cells fail, short rows are padded and counted.
+
+tabulator hands ``load`` each source row as a list and zips it with the headers, so a row
+with more cells than the header silently loses the extra values, and a short row silently
+gets nulls. Every ``load`` of a factory flow gets a :class:`RowShape` as a tabulator
+``post_parse`` processor (a public Stream option), which sees each data row with its
+source row number before it is keyed:
+
+- a row with extra non-empty cells fails the flow, naming the file, the line and the extra
+  values (``load(..., extra_cells="drop")`` drops them instead, counted);
+- a short row is padded with nulls, as before, and counted.
+
+The step executor reads the counts after the flow ran (:func:`counts`), so the run table,
+the ``StepResult`` and the manifest show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import tsv
+from tabulator import Parser, helpers
+
+from .errors import FactoryError, InvalidStepError
+
+__all__ = ["EXTRA_CELLS", "MalformedRowError", "RowShape", "TSVRows", "counts", "install", "raised_in"]
+
+#: What a ``load`` does with cells beyond the header: ``fail`` (default) or ``drop``.
+EXTRA_CELLS = ("fail", "drop")
+OPTION = "extra_cells"
+_SHOWN = 5  # extra values quoted in an error, at most
+
+
+class MalformedRowError(FactoryError, ValueError):
+    """A source row has more cells than the header (data would be lost)."""
+
+    def __init__(self, message: str, *, resource: str | None, row: int) -> None:
+        super().__init__(message)
+        self.resource = resource
+        self.row = row  # the 1-based data row (header not counted)
+
+
+class RowShape:
+    """tabulator ``post_parse`` processor of one ``load`` step: checks and counts row widths."""
+
+    def __init__(self, step: Any, extra_cells: str = "fail") -> None:
+        self.step = step  # the load: once opened, it knows its resource's name
+        # The source as the user wrote it (the executor makes relative paths absolute later).
+        self.source = step.load_source
+        self.extra_cells = extra_cells
+        self.padded = 0  # short rows padded with nulls
+        self.dropped = 0  # rows whose extra cells were dropped (extra_cells="drop")
+
+    def __repr__(self) -> str:
+        return f"RowShape(extra_cells={self.extra_cells!r})"
+
+    @property
+    def resource(self) -> str | None:
+        descriptors = getattr(self.step, "resource_descriptors", None) or ()
+        return descriptors[-1].get("name") if descriptors else None
+
+    def __call__(self, extended_rows: Iterable[tuple[int, list[str] | None, list[Any]]],
+                 ) -> Iterator[tuple[int, list[str] | None, list[Any]]]:
+        # Counters restart: tabulator re-reads from the top when a fast reader hands over.
+        self.padded = self.dropped = 0
+        for data_row, (number, headers, row) in enumerate(extended_rows, start=1):
+            width = len(headers) if headers is not None else len(row)
+            if len(row) != width:
+                if len(row) < width:
+                    row = [*row, *([None] * (width - len(row)))]
+                    self.padded += 1
+                elif any(cell not in (None, "") for cell in row[width:]):
+                    if self.extra_cells == "fail":
+                        raise self._error(number, data_row, headers or [], row[width:])
+                    row = row[:width]
+                    self.dropped += 1
+                else:  # only empty cells past the header (a trailing comma): nothing lost
+                    row = row[:width]
+            yield number, headers, row
+
+    def _error(self, number: int, data_row: int, headers: list[str], extra: list[Any],
+               ) -> MalformedRowError:
+        source = self.source
+        where = f"{source}, line {number}" if isinstance(source, str) else f"source row {number}"
+        shown = ", ".join(repr(value) for value in extra[:_SHOWN])
+        if len(extra) > _SHOWN:
+            shown += f", … ({len(extra)} in all)"
+        columns = ", ".join(headers[:8]) + (", …" if len(headers) > 8 else "")
+        return MalformedRowError(
+            f"{where} has {len(headers) + len(extra)} cells for {len(headers)} columns "
+            f"({columns}); the extra value(s) {shown} would be lost. Fix the file, or pass "
+            f'load(..., {OPTION}="drop") to drop extra cells (they are counted)',
+            resource=self.resource, row=data_row)
+
+
+def install(flow: str, position: int, step: Any) -> None:
+    """Give the ``load`` step ``step`` (step #``position`` of ``flow``) its :class:`RowShape`."""
+    options = step.options
+    choice = options.pop(OPTION, "fail")
+    if choice not in EXTRA_CELLS:
+        raise InvalidStepError(
+            f"flow {flow!r}, step #{position}: load({OPTION}={choice!r}); "
+            f"choose one of {list(EXTRA_CELLS)}")
+    if any(isinstance(existing, RowShape) for existing in options.get("post_parse", ())):
+        return  # a flow function that returns the same load object twice
+    # tabulator's TSV parser rejects a row of another width itself, naming neither the file
+    # nor the values (and short rows too): this one hands every row to the check.
+    parsers = options.get("custom_parsers")
+    options["custom_parsers"] = {"tsv": TSVRows, **(parsers if isinstance(parsers, dict) else {})}
+    # After the user's own post_parse processors: they may reshape rows on purpose.
+    options["post_parse"] = [*options.get("post_parse", ()), RowShape(step, choice)]
+
+
+def shapes_of(step: Any) -> list[RowShape]:
+    return [p for p in getattr(step, "options", {}).get("post_parse", ()) if isinstance(p, RowShape)]
+
+
+def counts(steps: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """``(padded, dropped)``: per resource, the rows padded and the rows cut, of ``steps``."""
+    padded: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    for step in steps:
+        for shape in shapes_of(step):
+            name = shape.resource or str(shape.source)
+            if shape.padded:
+                padded[name] = padded.get(name, 0) + shape.padded
+            if shape.dropped:
+                dropped[name] = dropped.get(name, 0) + shape.dropped
+    return padded, dropped
+
+
+def raised_in(error: BaseException) -> MalformedRowError | None:
+    """The :class:`MalformedRowError` behind ``error``, if one is."""
+    # tabulator re-raises any error of its row iteration as SourceError(str(error)) while
+    # handling it: the original is that error's __context__.
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MalformedRowError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class TSVRows(Parser):  # type: ignore[misc]
+    """tabulator's TSV parser (linear TSV, ``\\t`` escapes, ``\\N`` for null) without its
+    own width check: rows of any width go on, numbered by their line, to :class:`RowShape`."""
+
+    options: ClassVar[list[str]] = []
+
+    def __init__(self, loader: Any, force_parse: bool = False) -> None:
+        self._loader = loader
+        self._chars: Any = None
+        self._encoding: str | None = None
+        self._rows: Iterator[tuple[int, None, list[Any]]] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._chars is None or bool(self._chars.closed)
+
+    def open(self, source: Any, encoding: str | None = None) -> None:
+        self.close()
+        self._chars = self._loader.load(source, encoding=encoding)
+        self._encoding = getattr(self._chars, "encoding", encoding)
+        self.reset()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._chars.close()
+
+    def reset(self) -> None:
+        helpers.reset_stream(self._chars)
+        self._rows = ((number, None, values) for number, values in tsv.parse_lines(self._chars))
+
+    @property
+    def encoding(self) -> str | None:
+        return self._encoding
+
+    @property
+    def extended_rows(self) -> Iterator[tuple[int, None, list[Any]]] | None:
+        return self._rows
