@@ -21,10 +21,12 @@ from typing import Any, ClassVar
 
 import tsv
 from tabulator import Parser, helpers
+from tabulator.parsers.json import JSONParser
 
 from .errors import FactoryError, InvalidStepError
 
-__all__ = ["EXTRA_CELLS", "MalformedRowError", "RowShape", "TSVRows", "counts", "install", "raised_in"]
+__all__ = ["EXTRA_CELLS", "JSONRows", "MalformedRowError", "RowShape", "TSVRows", "counts", "install",
+           "raised_in", "row_parser"]
 
 #: What a ``load`` does with cells beyond the header: ``fail`` (default) or ``drop``.
 EXTRA_CELLS = ("fail", "drop")
@@ -51,6 +53,8 @@ class RowShape:
         self.extra_cells = extra_cells
         self.padded = 0  # short rows padded with nulls
         self.dropped = 0  # rows whose extra cells were dropped (extra_cells="drop")
+        # JSON objects: source row number -> the keys the first object lacks (JSONRows).
+        self.extra_keys: dict[int, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"RowShape(extra_cells={self.extra_cells!r})"
@@ -82,11 +86,18 @@ class RowShape:
     def _error(self, number: int, data_row: int, headers: list[str], extra: list[Any],
                ) -> MalformedRowError:
         source = self.source
-        where = f"{source}, line {number}" if isinstance(source, str) else f"source row {number}"
         shown = ", ".join(repr(value) for value in extra[:_SHOWN])
         if len(extra) > _SHOWN:
             shown += f", … ({len(extra)} in all)"
         columns = ", ".join(headers[:8]) + (", …" if len(headers) > 8 else "")
+        keys = self.extra_keys.get(number)
+        if keys is not None:
+            return MalformedRowError(
+                f"{source}, object {number} has key(s) {keys} that the first object does not "
+                f"have (its keys: {columns}); their value(s) {shown} would be lost. Give the "
+                f'first object every key, or pass load(..., {OPTION}="drop") to drop them '
+                "(they are counted)", resource=self.resource, row=data_row)
+        where = f"{source}, line {number}" if isinstance(source, str) else f"source row {number}"
         return MalformedRowError(
             f"{where} has {len(headers) + len(extra)} cells for {len(headers)} columns "
             f"({columns}); the extra value(s) {shown} would be lost. Fix the file, or pass "
@@ -106,10 +117,18 @@ def install(flow: str, position: int, step: Any) -> None:
         return  # a flow function that returns the same load object twice
     # tabulator's TSV parser rejects a row of another width itself, naming neither the file
     # nor the values (and short rows too): this one hands every row to the check.
+    # And tabulator keys JSON objects by the first one's keys, dropping any other key.
+    shape = RowShape(step, choice)
     parsers = options.get("custom_parsers")
-    options["custom_parsers"] = {"tsv": TSVRows, **(parsers if isinstance(parsers, dict) else {})}
+    options["custom_parsers"] = {"tsv": TSVRows, "json": _json_rows(shape),
+                                 **(parsers if isinstance(parsers, dict) else {})}
     # After the user's own post_parse processors: they may reshape rows on purpose.
-    options["post_parse"] = [*options.get("post_parse", ()), RowShape(step, choice)]
+    options["post_parse"] = [*options.get("post_parse", ()), shape]
+
+
+def row_parser(parser: Any) -> bool:
+    """Whether ``parser`` is one of the parsers :func:`install` gives a load (TSV, JSON)."""
+    return isinstance(parser, type) and issubclass(parser, TSVRows | JSONRows)
 
 
 def shapes_of(step: Any) -> list[RowShape]:
@@ -181,3 +200,41 @@ class TSVRows(Parser):  # type: ignore[misc]
     @property
     def extended_rows(self) -> Iterator[tuple[int, None, list[Any]]] | None:
         return self._rows
+
+
+class JSONRows(JSONParser):  # type: ignore[misc]
+    """tabulator's JSON parser, but an object with keys the first object lacks keeps them, as
+    extra cells after its values in the first object's key order, for :class:`RowShape`."""
+
+    shape: RowShape  # set per load by _json_rows
+
+    def reset(self) -> None:
+        super().reset()
+        self._first: list[str] | None = None
+
+    @property
+    def extended_rows(self) -> Any:
+        rows = super().extended_rows
+        return None if rows is None else self._aligned(rows)
+
+    def _aligned(self, rows: Iterable[tuple[int, list[str] | None, list[Any]]]) -> Iterator[Any]:
+        for number, keys, values in rows:
+            if keys is None:  # arrays: positional already
+                yield number, keys, values
+                continue
+            if self._first is None:  # tabulator takes this object's keys as the header
+                self._first = keys
+                yield number, keys, values
+                continue
+            item = dict(zip(keys, values, strict=True))
+            extra = [key for key in keys if key not in self._first]
+            row = [item.get(key) for key in self._first] + [item[key] for key in extra]
+            if extra:
+                self.shape.extra_keys[number] = extra
+            # The first object's own key list: tabulator sees the header unchanged and passes
+            # the row on as it is, extra cells included.
+            yield number, self._first, row
+
+
+def _json_rows(shape: RowShape) -> type[JSONRows]:
+    return type("JSONRows", (JSONRows,), {"shape": shape})

@@ -144,3 +144,33 @@ def test_the_fast_csv_reader_still_reads_a_checked_load(tmp_path: Path) -> None:
     data, _package, _stats = Flow(*normalize_steps("t", [step])).results()
     assert type(step.iterators[0]).__name__ == "PlainCSVRows"
     assert len(data[0]) == 3000
+
+
+@FAST
+def test_a_json_object_with_a_key_the_first_lacks_fails_naming_key_and_value(
+        tmp_path: Path, fast: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tabulator keys JSON objects by the first object's keys: a later key would vanish, so
+    it fails naming the object, the key and its value; extra_cells="drop" drops it, counted."""
+    monkeypatch.setenv("DFF_FAST_PATHS", fast)
+    text = '[{"a": 1, "b": 2}, {"a": 3}, {"b": 5, "a": 4, "c": "kept?"}, {"a": 6, "b": 7}]'
+    factory = _factory(tmp_path, text, name="in.json")
+    with pytest.raises(FlowExecutionError) as caught:
+        run_step(factory, "data")
+    assert (caught.value.processor, caught.value.resource, caught.value.row) == ("load", "in", 3)
+    assert "in.json, object 3 has key(s) ['c'] that the first object does not have" in str(caught.value)
+    assert "'kept?'" in str(caught.value)
+    (tmp_path / "drop").mkdir()
+    dropped = _factory(tmp_path / "drop", text, name="in.json", extra_cells="drop")
+    result = run_step(dropped, "data")
+    assert result.truncated_rows == {"in": 1} and result.rows == {"in": 4}
+    stored = (tmp_path / "drop" / "data" / "shapes" / "data" / "in.csv").read_text().splitlines()
+    assert stored == ["a,b", "1,2", "3,", "4,5", "6,7"]  # a missing key is a null, as before
+
+
+def test_json_arrays_and_consistent_objects_pass_unchanged(tmp_path: Path) -> None:
+    """Objects with the first object's keys in any order, and arrays of arrays, load as before."""
+    factory = _factory(tmp_path, '[{"a": 1, "b": 2}, {"b": 4, "a": 3}]', name="in.json")
+    assert run_step(factory, "data").rows == {"in": 2}
+    (tmp_path / "arrays").mkdir()
+    arrays = _factory(tmp_path / "arrays", '[["a", "b"], [1, 2], [3]]', name="in.json")
+    assert run_step(arrays, "data").padded_rows == {"in": 1}

@@ -30,7 +30,7 @@ from .._dataflows import (
     pending_keyed_stream,
     reads_rows_as_parsed,
 )
-from .._row_shape import RowShape, TSVRows
+from .._row_shape import RowShape, row_parser
 
 __all__ = ["PlainCSVRows", "install", "local_path"]
 
@@ -50,7 +50,7 @@ def _default_options(options: dict[str, Any]) -> bool:
         return False
     if not all(isinstance(item, RowShape) for item in options.get("post_parse", ())):
         return False
-    parsers = {name for name, parser in options["custom_parsers"].items() if parser is not TSVRows}
+    parsers = {name for name, parser in options["custom_parsers"].items() if not row_parser(parser)}
     if parsers != _DEFAULT_PARSERS:
         return False
     return all(options[key] == value for key, value in _DEFAULT_OPTIONS.items())
