@@ -16,6 +16,8 @@ the ``StepResult`` and the manifest show them.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -32,6 +34,7 @@ __all__ = ["EXTRA_CELLS", "JSONRows", "MalformedRowError", "RowShape", "TSVRows"
 EXTRA_CELLS = ("fail", "drop")
 OPTION = "extra_cells"
 _SHOWN = 5  # extra values quoted in an error, at most
+_SHEETS = ("xlsx", "xls", "ods")  # where a source row is a sheet row, not a line
 
 
 class MalformedRowError(FactoryError, ValueError):
@@ -97,7 +100,9 @@ class RowShape:
                 f"have (its keys: {columns}); their value(s) {shown} would be lost. Give the "
                 f'first object every key, or pass load(..., {OPTION}="drop") to drop them '
                 "(they are counted)", resource=self.resource, row=data_row)
-        where = f"{source}, line {number}" if isinstance(source, str) else f"source row {number}"
+        sheet = str(self.step.options.get("format") or source).lower().endswith(_SHEETS)
+        where = (f"{source}, {'row' if sheet else 'line'} {number}" if isinstance(source, str)
+                 else f"source row {number}")
         return MalformedRowError(
             f"{where} has {len(headers) + len(extra)} cells for {len(headers)} columns "
             f"({columns}); the extra value(s) {shown} would be lost. Fix the file, or pass "
@@ -119,16 +124,21 @@ def install(flow: str, position: int, step: Any) -> None:
     # nor the values (and short rows too): this one hands every row to the check.
     # And tabulator keys JSON objects by the first one's keys, dropping any other key.
     shape = RowShape(step, choice)
+    ours: dict[str, Any] = {"tsv": TSVRows, "json": _json_rows(shape)}
+    if options.get("headers", 1) == 1:
+        # ignore_blank_headers drops a column whose header cell is blank, values and all:
+        # trailing blank header cells are cut instead, so values under them are extra cells.
+        ours.update({"csv": _trimming("csv"), "xlsx": _trimming("xlsx")})
     parsers = options.get("custom_parsers")
-    options["custom_parsers"] = {"tsv": TSVRows, "json": _json_rows(shape),
-                                 **(parsers if isinstance(parsers, dict) else {})}
+    options["custom_parsers"] = {**ours, **(parsers if isinstance(parsers, dict) else {})}
     # After the user's own post_parse processors: they may reshape rows on purpose.
     options["post_parse"] = [*options.get("post_parse", ()), shape]
 
 
 def row_parser(parser: Any) -> bool:
-    """Whether ``parser`` is one of the parsers :func:`install` gives a load (TSV, JSON)."""
-    return isinstance(parser, type) and issubclass(parser, TSVRows | JSONRows)
+    """Whether ``parser`` is one of the parsers :func:`install` gives a load."""
+    return isinstance(parser, type) and (issubclass(parser, TSVRows | JSONRows)
+                                         or getattr(parser, "trims_header", False))
 
 
 def shapes_of(step: Any) -> list[RowShape]:
@@ -191,7 +201,8 @@ class TSVRows(Parser):  # type: ignore[misc]
 
     def reset(self) -> None:
         helpers.reset_stream(self._chars)
-        self._rows = ((number, None, values) for number, values in tsv.parse_lines(self._chars))
+        self._rows = _header_trimmed(
+            (number, None, values) for number, values in tsv.parse_lines(self._chars))
 
     @property
     def encoding(self) -> str | None:
@@ -238,3 +249,31 @@ class JSONRows(JSONParser):  # type: ignore[misc]
 
 def _json_rows(shape: RowShape) -> type[JSONRows]:
     return type("JSONRows", (JSONRows,), {"shape": shape})
+
+
+_PARSERS = {"csv": ("tabulator.parsers.csv", "CSVParser"),
+            "xlsx": ("tabulator.parsers.xlsx", "XLSXParser")}
+
+
+@functools.cache
+def _trimming(kind: str) -> type:
+    """tabulator's parser for ``kind`` with the header row's trailing blank cells cut."""
+    module, name = _PARSERS[kind]
+    base = getattr(importlib.import_module(module), name)
+
+    def extended_rows(self: Any) -> Any:
+        rows = base.extended_rows.fget(self)
+        return None if rows is None else _header_trimmed(rows)
+
+    return type(name, (base,), {"extended_rows": property(extended_rows), "trims_header": True})
+
+
+def _header_trimmed(rows: Iterable[tuple[int, Any, list[Any]]]) -> Iterator[tuple[int, Any, list[Any]]]:
+    for number, headers, row in rows:
+        if number == 1 and headers is None:
+            width = len(row)
+            while width and (row[width - 1] is None or not str(row[width - 1]).strip()):
+                width -= 1
+            if width:
+                row = row[:width]
+        yield number, headers, row

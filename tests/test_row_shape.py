@@ -174,3 +174,38 @@ def test_json_arrays_and_consistent_objects_pass_unchanged(tmp_path: Path) -> No
     (tmp_path / "arrays").mkdir()
     arrays = _factory(tmp_path / "arrays", '[["a", "b"], [1, 2], [3]]', name="in.json")
     assert run_step(arrays, "data").padded_rows == {"in": 1}
+
+
+@FAST
+def test_a_value_under_a_blank_header_cell_is_an_extra_cell(
+        tmp_path: Path, fast: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`a,b,c,` then `1,2,3,4`: dataflows' ignore_blank_headers would drop the 4 silently; it
+    is an extra value now, while `1,2,3,` under the same header loses nothing and passes."""
+    monkeypatch.setenv("DFF_FAST_PATHS", fast)
+    factory = _factory(tmp_path, "a,b,c,\n1,2,3,\n4,5,6,7\n")
+    with pytest.raises(FlowExecutionError, match=r"line 3 has 4 cells for 3 columns \(a, b, c\); "
+                                                 r"the extra value\(s\) '7'"):
+        run_step(factory, "data")
+    (tmp_path / "ok").mkdir()
+    fine = _factory(tmp_path / "ok", "a,b,c,\n1,2,3,\n4,5,6,\n")
+    result = run_step(fine, "data")
+    assert result.rows == {"in": 2} and result.schema["in"]["fields"][-1]["name"] == "c"
+
+
+def test_an_excel_value_right_of_the_header_fails(tmp_path: Path) -> None:
+    """A sheet whose header fills A:C and a row with a value in D fails naming the value."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["a", "b", "c"], [1, 2, 3], [4, 5, 6, "note"]):
+        sheet.append(row)
+    book.save(tmp_path / "in.xlsx")
+    factory = Factory("shapes", root=tmp_path, store=str(tmp_path / "data"))
+
+    @factory.flow()
+    def data():
+        return Flow(load("in.xlsx", name="in"))
+
+    with pytest.raises(FlowExecutionError, match=r"in\.xlsx, row 3 has 4 cells for 3 columns .*'note'"):
+        run_step(factory, "data")
