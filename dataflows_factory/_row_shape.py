@@ -10,6 +10,12 @@ source row number before it is keyed:
   values (``load(..., extra_cells="drop")`` drops them instead, counted);
 - a short row is padded with nulls, as before, and counted.
 
+Three of tabulator's parsers lose or refuse such rows before any processor sees them, so a
+load gets its own (public ``custom_parsers``): TSV (:class:`TSVRows`, whose original rejects
+any other width unnamed), JSON objects (:class:`JSONRows`, keyed by the first object's
+keys) and, for CSV and Excel, a header whose trailing blank cells are cut (dataflows'
+``ignore_blank_headers`` would drop the values under them with the column).
+
 The step executor reads the counts after the flow ran (:func:`counts`), so the run table,
 the ``StepResult`` and the manifest show them.
 """
