@@ -353,7 +353,7 @@ class _Display:
     def __init__(self, units: tuple[Unit, ...], enabled: bool | None) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, markup=False)
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self.units = units
         self.tasks: dict[str, Any] = {}
@@ -364,7 +364,8 @@ class _Display:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
-                SpinnerColumn(), TextColumn("[bold]{task.fields[flow]}"),
+                # A unit's name is shown as it is (``sales[raw/a.csv]`` is no markup).
+                SpinnerColumn(), TextColumn("{task.fields[flow]}", style="bold", markup=False),
                 TextColumn("{task.fields[state]}"), TextColumn("{task.completed:,.0f} rows"),
                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                 console=self.console, transient=False,
@@ -393,8 +394,10 @@ class _Display:
             self.progress.update(self.tasks[flow], state=state)
 
     def retrying(self, flow: str, attempt: int, error: str) -> None:
-        self.console.print(f"[yellow]flow {flow!r} attempt {attempt} failed, retrying:[/] {error}",
-                           markup=True, highlight=False)
+        from rich.text import Text
+
+        self.console.print(Text(f"flow {flow!r} attempt {attempt} failed, retrying:", style="yellow"),
+                           error, markup=False, highlight=False)
 
     def finish(self, unit: str, result: StepResult) -> None:
         if self.progress is not None:

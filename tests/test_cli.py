@@ -168,6 +168,8 @@ def test_nothing_printed_is_read_as_markup(tmp_path: Path):
     assert ran.returncode == 0, ran.stderr
     assert "sales[raw/a.csv]" in ran.stdout
     assert "1 short row(s) padded" in ran.stdout
+    bars = dff("run", "--progress", "--force", cwd=tmp_path)
+    assert bars.returncode == 0 and "sales[raw/a.csv]" in bars.stderr, bars.stderr
     listed = dff("list", cwd=tmp_path)
     assert "[red]Sales[/red] of [raw] files." in listed.stdout
     inspected = dff("inspect", "factory.py", "sales", cwd=tmp_path)
