@@ -114,6 +114,42 @@ def supported() -> bool:
 
 # ---------------------------------------------------------------- running a flow
 
+_PLAIN_NAME = re.compile(r"[\w .-]+")  # a resources= string that is a name, not a pattern
+
+
+@functools.cache
+def _check_resource_names() -> None:
+    """From now on, a processor's ``resources=`` naming a resource its package does not have
+    fails there, naming it, instead of matching nothing (concatenate then fails far away in
+    the dumper; update_resource, set_type, delete_resource quietly do nothing)."""
+    # Every dataflows processor with a resources= option builds a ResourceMatcher(resources,
+    # package) while it sets its package up: one check there covers all of them. Lists and
+    # plain names are checked; a regular expression may match nothing on purpose.
+    original = ResourceMatcher.__init__
+
+    def __init__(self: Any, resources: Any, datapackage: Any) -> None:
+        original(self, resources, datapackage)
+        names = _resource_names(datapackage)
+        if names is None:
+            return
+        wanted = ([resources] if isinstance(resources, str) and _PLAIN_NAME.fullmatch(resources)
+                  else resources if isinstance(resources, list) else [])
+        missing = [name for name in wanted if isinstance(name, str) and name not in names]
+        if missing:
+            raise ValueError(f"resources={resources!r}: no resource named {missing}; the "
+                             f"package's resources are {names}")
+
+    ResourceMatcher.__init__ = __init__
+
+
+def _resource_names(datapackage: Any) -> list[str] | None:
+    if isinstance(datapackage, dict):
+        resources = datapackage.get("resources")
+        return [str(r.get("name")) for r in resources] if isinstance(resources, list) else None
+    resources = getattr(datapackage, "resources", None)
+    return [str(r.name) for r in resources] if isinstance(resources, list) else None
+
+
 def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = None,
            check: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Run ``flow`` to its end, raising every error (``Flow.process()`` logs and swallows
@@ -123,6 +159,7 @@ def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = N
     On an unsupported version ``install`` is not called (errors then name less of their place).
     """
     if supported():
+        _check_resource_names()
         # Flow._chain() links the steps and returns the last processor (each holds its
         # `source`); its _process() sets the packages up and returns the lazy DataStream.
         last = flow._chain()
