@@ -1,0 +1,64 @@
+"""The one place that touches private parts of dataflows, tabulator, tableschema and datapackage.
+
+Everything here relies on how these libraries work inside (name-mangled attributes, the
+shape of the closures dataflows' processor factories return, ``Flow._chain()``, generator
+frames, patched methods); each use says what it relies on. The rest of the package asks
+these functions and never looks inside the libraries itself (``tests/test_dataflows_internals.py``
+checks that).
+
+The ranges in :data:`SUPPORTED` are the versions these uses were verified with (run
+``tests/processors`` and ``tests/test_dataflows_internals.py`` on a new version before widening
+them). Outside them :func:`supported` says no, once per process with a warning: the fast
+paths stay off, plain dataflows runs and the datasets are the same, only slower::
+
+    if supported():
+        step = faster_twin(step)
+
+:mod:`._versions` holds the versions; the rest is by what it touches: :mod:`._running` (the
+chain, its processors and the frames of their errors), :mod:`._loads` (``load``, tabulator
+streams, datapackage readers), :mod:`._closures` (the closures processor factories return)
+and :mod:`._dumpers`. Callers import everything from here.
+"""
+
+from __future__ import annotations
+
+from ._closures import closure_kind, closure_options, is_plain_schema_cast, widen_strptime_cache
+from ._dumpers import csv_format_into, dump_resources, dumps_plain_csv, write_resource_file
+from ._loads import (
+    after_process_datapackage,
+    csv_dialect,
+    file_source,
+    guard_load_setup,
+    loaded_field_names,
+    pending_keyed_stream,
+    preserves_missing_values,
+    read_package_rows_with,
+    reads_rows_as_parsed,
+    sample_rows,
+    table_stream,
+)
+from ._running import (
+    Frame,
+    calls_row_functions,
+    error_frames,
+    feed_input_rows,
+    is_function_step,
+    library_source_file,
+    pass_rows_through,
+    processor_error,
+    processor_name,
+    processors_of,
+    step_function,
+    stream,
+)
+from ._versions import SUPPORTED, UnsupportedVersionWarning, installed_version, supported
+
+__all__ = ["SUPPORTED", "Frame", "UnsupportedVersionWarning", "after_process_datapackage",
+           "calls_row_functions", "closure_kind", "closure_options", "csv_dialect",
+           "csv_format_into", "dump_resources", "dumps_plain_csv", "error_frames",
+           "feed_input_rows", "file_source", "guard_load_setup", "installed_version",
+           "is_function_step", "is_plain_schema_cast", "library_source_file",
+           "loaded_field_names", "pass_rows_through", "pending_keyed_stream",
+           "preserves_missing_values", "processor_error", "processor_name", "processors_of",
+           "read_package_rows_with", "reads_rows_as_parsed", "sample_rows", "step_function",
+           "stream", "supported", "table_stream", "widen_strptime_cache", "write_resource_file"]
