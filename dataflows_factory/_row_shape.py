@@ -34,7 +34,7 @@ from tabulator.parsers.json import JSONParser
 from .errors import FactoryError, InvalidStepError
 
 __all__ = ["EXTRA_CELLS", "JSONRows", "MalformedRowError", "RowShape", "TSVRows", "counts", "install",
-           "raised_in", "row_parser"]
+           "row_parser"]
 
 #: What a ``load`` does with cells beyond the header: ``fail`` (default) or ``drop``.
 EXTRA_CELLS = ("fail", "drop")
@@ -163,20 +163,6 @@ def counts(steps: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
             if shape.dropped:
                 dropped[name] = dropped.get(name, 0) + shape.dropped
     return padded, dropped
-
-
-def raised_in(error: BaseException) -> MalformedRowError | None:
-    """The :class:`MalformedRowError` behind ``error``, if one is."""
-    # tabulator re-raises any error of its row iteration as SourceError(str(error)) while
-    # handling it: the original is that error's __context__.
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, MalformedRowError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class TSVRows(Parser):  # type: ignore[misc]

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from dataflows import ValidationError, load, set_type, validate
 
 from .. import _dataflows
-from ..errors import DataError, FlowExecutionError, SourceError, shown_path
+from ..errors import DataError, FactoryError, FlowExecutionError, SourceError, shown_path
 from ..processors.computed import computing_field
 from ..processors.dataset_reader import read_with_row_errors
 from ..store import redact
@@ -262,6 +262,11 @@ def execution_error(flow: str, error: BaseException, building: bool = False,
             # load's own wrapper names the source, with every option: keep only the source.
             source = _dataflows.file_source(raised_in or where.processor)
             root = root.__cause__
+        elif type(root).__module__.startswith("tabulator") and root.__cause__ is None \
+                and isinstance(root.__context__, FactoryError):
+            # tabulator re-raises whatever its row iteration raised as SourceError(str(error))
+            # while handling it: ours (a load's row check, knowing its row) is the context.
+            root = root.__context__
         else:
             break
     if isinstance(root, DataError):

@@ -22,7 +22,6 @@ from dataflows import Flow
 from .._compat import check_tabulator
 from .._dataflows import stream
 from .._row_shape import counts as row_shape_counts
-from .._row_shape import raised_in as malformed_row
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory
 from ..flow import FlowSpec
@@ -163,11 +162,4 @@ def _stream(flow_name: str, flow: Flow) -> None:
     except FactoryError:
         raise
     except Exception as cause:
-        error = execution_error(flow_name, cause, tracker=tracker)
-        malformed = malformed_row(cause)
-        if malformed is not None:  # the load's row check knows the resource and the row
-            error = FlowExecutionError(
-                flow_name, str(malformed), processor=error.processor or "load",
-                position=error.position, resource=malformed.resource or error.resource,
-                row=malformed.row, cause_type=type(malformed).__name__)
-        raise error from cause
+        raise execution_error(flow_name, cause, tracker=tracker) from cause
