@@ -8,37 +8,10 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow_support import pg_execute, write_dag
+from leaky import write_leaky_factory
 
 DAG_ID = "dagtest_secrets"
-CORE = "Kaf" + uuid.uuid4().hex[:8]  # in every password below; no output may contain it
-
-FACTORY = '''
-import logging
-
-from dataflows import Flow, load, set_type, update_package
-from dataflows_factory import Factory
-
-factory = Factory("secrets_af", store="data")
-TYPO = "postgresql+psycopg2//etl:{core}@db.example.com/shop"
-
-
-def fail(rows):
-    for row in rows:
-        logging.getLogger("somelib").warning("connecting to https://etl:p@{core}@files.example.com/x")
-        raise ValueError("cannot connect to " + TYPO + " nor https://h.example/x?password={core}")
-        yield row
-
-
-@factory.flow()
-def leaky():
-    return Flow(load("people.csv"), fail)
-
-
-@factory.flow()
-def described():
-    return Flow(load("people.csv", name="people"), update_package(source=TYPO),
-                set_type("id", type="integer", description="copied with password={core}"))
-'''
+CORE = "Kaf" + uuid.uuid4().hex[:8]  # in every password of the leaky factory; no output may contain it
 
 
 def test_no_password_in_xcom_task_log_or_database(tmp_path: Path, airflow_db: str,
@@ -46,8 +19,7 @@ def test_no_password_in_xcom_task_log_or_database(tmp_path: Path, airflow_db: st
                                                   caplog: pytest.LogCaptureFixture) -> None:
     """A flow failing on password URLs and a flow whose schema and descriptor carry one, run
     by dag.test(): XCom, the task log (printed by dag.test()) and every table show ``***``."""
-    (tmp_path / "people.csv").write_text("id,name\n1,ada\n")
-    (tmp_path / "factory.py").write_text(FACTORY.format(core=CORE))
+    write_leaky_factory(tmp_path, name='secrets_af', logger='somelib', core=CORE)
     path = write_dag(DAG_ID, (
         "from dataflows_factory.airflow_provider import build_dag\n"
         f"dag = build_dag({str(tmp_path / 'factory.py')!r}, dag_id={DAG_ID!r}, "

@@ -10,48 +10,19 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, materialize
 from dagster._serdes import serialize_value
 from dagster_helpers import checks, materializations
+from leaky import write_leaky_factory
 
 from dataflows_factory import load_factory
 from dataflows_factory.dagster_assets import FactoryResource, build_assets
 
-CORE = "Kdg" + uuid.uuid4().hex[:8]  # in every password below; no output may contain it
-
-FACTORY = '''
-import logging
-
-from dataflows import Flow, load, set_type, update_package
-from dataflows_factory import Factory
-
-factory = Factory("secrets_dg", store="data")
-TYPO = "postgresql+psycopg2//etl:{core}@db.example.com/shop"
-
-
-def fail(rows):
-    for row in rows:
-        logging.getLogger("dataflows_factory.step").warning(
-            "connecting to https://etl:p@{core}@files.example.com/x")
-        raise ValueError("cannot connect to " + TYPO + " nor https://h.example/x?password={core}")
-        yield row
-
-
-@factory.flow()
-def leaky():
-    return Flow(load("people.csv"), fail)
-
-
-@factory.flow()
-def described():
-    return Flow(load("people.csv", name="people"), update_package(source=TYPO),
-                set_type("id", type="integer", description="copied with password={core}"))
-'''
+CORE = "Kdg" + uuid.uuid4().hex[:8]  # in every password of the leaky factory; no output may contain it
 
 
 def test_no_password_in_metadata_failure_or_event_log(tmp_path: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     """A flow failing on password URLs and a flow whose schema and descriptor carry one: the
     event log (metadata, check results, failure with its causes, log lines) shows ``***``."""
-    (tmp_path / "people.csv").write_text("id,name\n1,ada\n")
-    (tmp_path / "factory.py").write_text(FACTORY.format(core=CORE))
+    write_leaky_factory(tmp_path, name='secrets_dg', logger='dataflows_factory.step', core=CORE)
     factory = load_factory(str(tmp_path / "factory.py") + ":factory")
     instance = DagsterInstance.ephemeral()
 

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from leaky import write_leaky_factory
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
@@ -16,36 +17,7 @@ from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from dataflows_factory import load_factory
 from dataflows_factory.prefect_blocks import artifact_key, build_flow
 
-CORE = "Kpf" + uuid.uuid4().hex[:8]  # in every password below; no output may contain it
-
-FACTORY = '''
-import logging
-
-from dataflows import Flow, load, set_type, update_package
-from dataflows_factory import Factory
-
-factory = Factory("secrets_pf", store="data")
-TYPO = "postgresql+psycopg2//etl:{core}@db.example.com/shop"
-
-
-def fail(rows):
-    for row in rows:
-        logging.getLogger("dataflows_factory.user").warning(
-            "connecting to https://etl:p@{core}@files.example.com/x")
-        raise ValueError("cannot connect to " + TYPO + " nor https://h.example/x?password={core}")
-        yield row
-
-
-@factory.flow()
-def leaky():
-    return Flow(load("people.csv"), fail)
-
-
-@factory.flow()
-def described():
-    return Flow(load("people.csv", name="people"), update_package(source=TYPO),
-                set_type("id", type="integer", description="copied with password={core}"))
-'''
+CORE = "Kpf" + uuid.uuid4().hex[:8]  # in every password of the leaky factory; no output may contain it
 
 
 @pytest.mark.parametrize("isolation", ["process", "thread"])
@@ -53,8 +25,7 @@ def test_no_password_in_logs_states_results_artifacts_or_exception(tmp_path: Pat
                                                                    isolation: str) -> None:
     """A flow failing on password URLs and a flow whose schema and descriptor carry one: what
     Prefect stores and what the flow raises show ``***``, in a worker process or a thread."""
-    (tmp_path / "people.csv").write_text("id,name\n1,ada\n")
-    (tmp_path / "factory.py").write_text(FACTORY.format(core=CORE))
+    write_leaky_factory(tmp_path, name='secrets_pf', logger='dataflows_factory.user', core=CORE)
     factory_flow = build_flow(load_factory(str(tmp_path / "factory.py")),
                               isolation=isolation)  # type: ignore[arg-type]
 
