@@ -195,6 +195,84 @@ def graph(target: str, fmt: str, select: tuple[str, ...]) -> None:
     click.echo(render(load_factory(target).plan(select=list(select) or None), fmt))
 
 
+@main.command(name="compile")
+@target_argument
+@click.option("--output", "-o", metavar="PLAN.json", default=None,
+              help="Where to write the plan (default: <factory>.plan.json here).")
+@select_option
+@store_option
+@_handle_errors
+def compile_plan(target: str, output: str | None, select: tuple[str, ...], store: str | None) -> None:
+    """Write the factory's plan as JSON, for DAG files that must not import the factory."""
+    from .adapters.compiled import compile_plan as compile_factory
+    from .adapters.compiled import write_plan
+
+    factory = load_factory(target)
+    plan = compile_factory(factory, select=list(select) or None, store=store)
+    path = output or f"{factory.name}.plan.json"
+    write_plan(plan, path)
+    units = len(plan.units())
+    console.print(Text.assemble("compiled factory ", (factory.name, "bold"),
+                                f": {len(plan.steps)} flow(s), {units} unit(s), code hash "
+                                f"{plan.code_hash} -> ", (path, "bold")), highlight=False, soft_wrap=True)
+
+
+@main.command()
+@click.argument("target", metavar="FILE[:ATTR]")
+@click.argument("flow")
+@click.option("--partition", default=None, help="Run this partition of a partitioned flow "
+                                                "(without it: merge the flow's parts).")
+@store_option
+@click.option("--force", is_flag=True, help="Run the flow even when nothing changed.")
+@click.option("--run-id", default=None, help="The run this step belongs to (an orchestrator's).")
+@click.option("--attempt", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--plan", "plan_path", metavar="PLAN.json", default=None,
+              help="Fail when the factory's code no longer matches this compiled plan.")
+@click.option("--outcome", metavar="FILE", default=None,
+              help="Also write the result, or the error, as JSON to FILE (for the caller).")
+@_handle_errors
+def step(target: str, flow: str, partition: str | None, store: str | None, force: bool,
+         run_id: str | None, attempt: int, plan_path: str | None, outcome: str | None) -> None:
+    """Run one flow (or one partition) in this process, as an orchestrator task does."""
+    from .adapters.external import write_outcome
+    from .adapters.task import run_task_step
+
+    _log_to_stderr()
+    try:
+        result = run_task_step(target, flow, store=store, partition=partition, force=force,
+                              run_id=run_id, attempt=attempt, plan_path=plan_path)
+    except FlowExecutionError as error:
+        from .adapters.pool import error_payload
+
+        payload = error_payload(flow, error, partition)
+        if outcome:
+            write_outcome(outcome, error=payload)
+        if click.get_current_context().find_root().params.get("debug", False):
+            click.echo(payload["traceback"], err=True)
+        _error_line(payload["text"])
+        sys.exit(1)
+    except FactoryError as error:
+        if outcome:
+            write_outcome(outcome, unusable=f"{type(error).__name__}: {error}")
+        raise
+    if outcome:
+        write_outcome(outcome, result=result)
+    rows = f"{result.total_rows:,} rows" if result.rows else "no rows"
+    errors.print(f"flow {result.flow!r}: {result.status}, {rows}, {result.duration:.2f} s -> "
+                 f"{redact(result.dataset_uri)}", highlight=False, soft_wrap=True)
+
+
+def _log_to_stderr() -> None:
+    # The step's own lines (rows, rows/s, warnings) for whoever reads this process's output.
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("dataflows_factory")
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+
+
 @main.command(name="list")
 @target_argument
 @store_option

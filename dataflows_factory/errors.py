@@ -194,6 +194,19 @@ class FlowExecutionError(FactoryError, RuntimeError):
             "text": str(self),
         }
 
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> FlowExecutionError:
+        """The error a :meth:`to_dict` payload describes; a ``traceback`` in it (where a
+        worker or another process raised it) becomes a note."""
+        error = cls(
+            payload["flow"], payload["message"], processor=payload.get("processor"),
+            position=payload.get("position"), resource=payload.get("resource"),
+            row=payload.get("row"), field=payload.get("field"), cause_type=payload.get("type"),
+            partition=payload.get("partition"), changed_by=payload.get("changed_by"))
+        if payload.get("traceback"):
+            error.add_note("where it was raised (in the worker):\n" + payload["traceback"])
+        return error
+
 
 def _rebuild_execution_error(
     flow: str, message: str, processor: str | None, position: int | None,

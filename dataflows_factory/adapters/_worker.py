@@ -122,14 +122,7 @@ def error_payload(flow: str, error: BaseException, partition: str | None = None)
 
 def as_error(payload: dict[str, Any]) -> FlowExecutionError:
     """The :class:`FlowExecutionError` an error payload describes (its traceback as a note)."""
-    error = FlowExecutionError(
-        payload["flow"], payload["message"], processor=payload.get("processor"),
-        position=payload.get("position"), resource=payload.get("resource"), row=payload.get("row"),
-        field=payload.get("field"), cause_type=payload.get("type"), partition=payload.get("partition"),
-        changed_by=payload.get("changed_by"))
-    if payload.get("traceback"):
-        error.add_note("where it was raised (in the worker):\n" + payload["traceback"])
-    return error
+    return FlowExecutionError.from_dict(payload)
 
 
 def execute(call: Call, progress: Callable[[str, str, int], None] | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ..errors import SelectionError
@@ -36,6 +36,9 @@ class StepPlan:
     # Why a partitioned flow has no partitions now (its files() pattern matches no file):
     # the plan still holds it, and only running it fails, with this message.
     partitions_error: str = ""
+    # A hash of the flow's code and parameters; set in a compiled plan (``dff compile``),
+    # where it lets a worker tell that the code changed since, and Dagster show it.
+    code_version: str = ""
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -65,6 +68,9 @@ class Plan:
     factory_ref: str | None = None
     description: str = ""
     selected_from: tuple[str, ...] = field(default=(), compare=False)
+    # Set by ``dff compile`` (:func:`~dataflows_factory.adapters.compiled.compile_plan`):
+    # a hash of the flows' code and wiring, which the task checks before it runs a flow.
+    code_hash: str = ""
 
     # -- queries --------------------------------------------------------------------------
 
@@ -179,8 +185,10 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        known = {f.name for f in fields(StepPlan)}
         steps = tuple(
-            StepPlan(**{**step, "inputs": tuple(step["inputs"]), "after": tuple(step["after"]),
+            StepPlan(**{**{k: v for k, v in step.items() if k in known},
+                        "inputs": tuple(step["inputs"]), "after": tuple(step["after"]),
                         "tags": tuple(step["tags"]),
                         "partitions": tuple(step.get("partitions", ()))})
             for step in data["steps"]
@@ -189,6 +197,7 @@ class Plan:
             factory=data["factory"], store=data["store"], steps=steps,
             factory_ref=data.get("factory_ref"), description=data.get("description", ""),
             selected_from=tuple(data.get("selected_from", ())),
+            code_hash=data.get("code_hash", ""),
         )
 
     @classmethod
