@@ -117,7 +117,7 @@ def test_processors_lists_dataflows_standard_library():
 
 def test_help_everywhere():
     """Every command answers --help."""
-    for command in ("init", "run", "graph", "list", "inspect", "processors", "validate"):
+    for command in ("init", "run", "graph", "list", "inspect", "processors", "validate", "compile", "step"):
         result = dff(command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout
 
