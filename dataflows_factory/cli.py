@@ -237,6 +237,7 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
     from .adapters.external import write_outcome
     from .adapters.task import run_task_step
 
+    _check_step(target, flow, partition)
     _log_to_stderr()
     try:
         result = run_task_step(target, flow, store=store, partition=partition, force=force,
@@ -258,8 +259,25 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
     if outcome:
         write_outcome(outcome, result=result)
     rows = f"{result.total_rows:,} rows" if result.rows else "no rows"
-    errors.print(f"flow {result.flow!r}: {result.status}, {rows}, {result.duration:.2f} s -> "
+    unit = f"flow {flow!r}" + (f" partition {partition!r}" if partition is not None else "")
+    errors.print(f"{unit}: {result.status}, {rows}, {result.duration:.2f} s -> "
                  f"{redact(result.dataset_uri)}", highlight=False, soft_wrap=True)
+
+
+def _check_step(target: str, flow: str, partition: str | None) -> None:
+    """A flow or partition the factory does not have is a wrong argument (exit 2), not a failed flow."""
+    factory = load_factory(target)
+    if flow not in factory.flows:
+        raise click.UsageError(f"factory {factory.name!r} has no flow {flow!r}; "
+                               f"known flows: {sorted(factory.flows)}")
+    if partition is None:
+        return
+    step = factory.plan(select=flow).step(flow)
+    if not step.partitioned and not step.partitions_error:
+        raise click.UsageError(f"flow {flow!r} is not partitioned: run it without --partition")
+    if step.partitions and partition not in step.partitions:
+        shown = list(step.partitions[:10]) + (["..."] if len(step.partitions) > 10 else [])
+        raise click.UsageError(f"flow {flow!r} has no partition {partition!r}; its partitions: {shown}")
 
 
 def _log_to_stderr() -> None:

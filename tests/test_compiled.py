@@ -77,6 +77,13 @@ def test_reading_a_missing_or_foreign_plan_says_what_to_do(tmp_path: Path):
     (tmp_path / "newer.json").write_text(json.dumps({"format": "dataflows-factory/plan", "version": 99}))
     with pytest.raises(FactoryRefError, match=r"format version 99"):
         read_plan(tmp_path / "newer.json")
+    (tmp_path / "cut.json").write_text(json.dumps({"format": "dataflows-factory/plan", "version": 1,
+                                                   "factory": "x", "store": "/s", "steps": [{"name": "a"}]}))
+    with pytest.raises(FactoryRefError, match=r"is damaged \(KeyError: 'inputs'\): compile it again"):
+        read_plan(tmp_path / "cut.json")
+    (tmp_path / "half.json").write_text('{"format": "dataflows-factory/plan", "ver')
+    with pytest.raises(FactoryRefError, match=r"cannot be read"):
+        read_plan(tmp_path / "half.json")
 
 
 def test_reading_a_plan_imports_neither_dataflows_nor_the_factory(world_file: Path, tmp_path: Path):
@@ -125,6 +132,25 @@ def test_dff_step_refuses_a_stale_plan_with_one_line(world_file: Path, tmp_path:
     lines = [line for line in stale.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "StalePlanError" in lines[0] and "re-run `dff compile" in lines[0]
     assert "StalePlanError" in json.loads(outcome.read_text())["unusable"]
+
+
+def test_dff_step_arguments_the_factory_does_not_have_are_usage_errors(tmp_path: Path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "factory.py").write_text(
+        "from dataflows import Flow, load\nfrom dataflows_factory import Factory\n"
+        "from dataflows_factory.partitions import files\n"
+        "factory = Factory('parts')\n"
+        "@factory.flow(partitions=files('raw/*.csv'))\n"
+        "def sales(partition):\n    return Flow(load(partition, name='sales'))\n"
+        "@factory.flow()\ndef plain():\n    return Flow([{'a': 1}])\n")
+    for args, message in [(("nope",), "has no flow 'nope'; known flows: ['plain', 'sales']"),
+                          (("plain", "--partition", "raw/a.csv"), "flow 'plain' is not partitioned"),
+                          (("sales", "--partition", "raw/b.csv"), "has no partition 'raw/b.csv'")]:
+        result = dff("step", "factory.py", *args, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+    part = dff("step", "factory.py", "sales", "--partition", "raw/a.csv", cwd=tmp_path)
+    assert part.returncode == 0 and "flow 'sales' partition 'raw/a.csv': succeeded, 1 rows" in part.stderr
 
 
 def test_run_external_returns_the_result_and_re_raises_a_flow_failure(world_file: Path, tmp_path: Path):

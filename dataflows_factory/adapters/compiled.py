@@ -100,7 +100,11 @@ def read_plan(path: str | os.PathLike[str]) -> Plan:
         raise FactoryRefError(
             f"compiled plan {shown!r} has format version {data.get('version')!r}; this "
             f"dataflows-factory reads version {VERSION}: compile it again with this version")
-    return Plan.from_dict(data)
+    try:
+        return Plan.from_dict(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise FactoryRefError(f"compiled plan {shown!r} is damaged ({type(error).__name__}: "
+                              f"{error}): compile it again") from None
 
 
 def _code_hash(plan: Plan) -> str:
