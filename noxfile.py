@@ -14,7 +14,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "core", "airflow", "prefect", "dagster"]
+nox.options.sessions = ["lint", "core", "airflow", "airflow_external", "prefect", "dagster"]
 
 PYTHON = "3.11"
 # The core suite is CPU-bound and mostly one process at a time (hypothesis in process, the
@@ -67,7 +67,7 @@ def core(session: nox.Session) -> None:
     (S3 store tests need the s3 extra); no orchestrator installed."""
     install(session, "s3")
     session.run("pytest", *CORE_WORKERS, "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
-                "--ignore=tests/dagster", *session.posargs)
+                "--ignore=tests/dagster", "--ignore=tests/airflow_external", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -84,17 +84,61 @@ def airflow(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def airflow_external(session: nox.Session) -> None:
+    """Airflow WITHOUT dataflows runs DAGs built from compiled plans whose flows run with the
+    interpreter of a second virtualenv (deployments where the two environments' pins conflict)."""
+    # Airflow's side: the package without its dependencies, so `import dataflows` fails here.
+    venv = Path(session.virtualenv.location)
+    _uv_install(session, venv, ("apache-airflow>=3.0", "psycopg2-binary>=2.9", "asyncpg>=0.29",
+                                "pytest>=8", "pytest-timeout>=2.3"), ("--no-deps", "-e", "."))
+    # --confcutdir: tests/conftest.py imports dataflows, which this environment must not have.
+    session.run("pytest", "tests/airflow_external", "--confcutdir=tests/airflow_external",
+                *session.posargs, env={"DFF_FLOWS_PYTHON": flows_python(session)})
+
+
+def flows_python(session: nox.Session) -> str:
+    """The flows' own environment: this package with its dependencies, and ``dagster-pipes``
+    (the external side of Dagster Pipes), but no orchestrator. Airflow's external-interpreter
+    tests and Dagster's Pipes tests run flows with its interpreter."""
+    venv = Path(".nox", "flows").resolve()
+    if not (venv / "bin" / "python").is_file():
+        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
+    _uv_install(session, venv, ("-e", ".", "dagster-pipes"),
+                ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
+    return str(venv / "bin" / "python")
+
+
+def _uv_install(session: nox.Session, venv: Path, *commands: tuple[str, ...]) -> None:
+    """``uv pip install`` each of ``commands`` into ``venv`` and compile its bytecode, skipped
+    when done already from this pyproject.toml (the stamp of :func:`install`, for environments
+    it cannot make: one without our dependencies, one that is not the session's)."""
+    key = hashlib.sha256(Path("pyproject.toml").read_bytes() + repr(commands).encode()).hexdigest()
+    stamp = venv / ".dff-installed"
+    if stamp.is_file() and stamp.read_text() == key:
+        session.log(f"{venv.name} up to date with pyproject.toml: nothing to install")
+        return
+    python = str(venv / "bin" / "python")
+    for command in commands:
+        session.run("uv", "pip", "install", "--python", python, *command, external=True)
+    session.run(python, "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1],
+                external=True)
+    stamp.write_text(key)
+
+
+@nox.session(python=PYTHON)
 def prefect(session: nox.Session) -> None:
     """Prefect 3 flows, blocks and caching against Prefect's real local API."""
-    install(session, "prefect")
+    install(session, "prefect", "dask")
     session.run("pytest", "tests/prefect", "tests/conformance", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def dagster(session: nox.Session) -> None:
-    """Dagster assets, checks and resource, materialized in process and through the CLI."""
+    """Dagster assets, checks and resource, materialized in process, through the CLI and through
+    Dagster Pipes (the flows in their own environment, which has no Dagster)."""
     install(session, "dagster")
-    session.run("pytest", "tests/dagster", "tests/conformance", *session.posargs)
+    session.run("pytest", "tests/dagster", "tests/conformance", *session.posargs,
+                env={"DFF_FLOWS_PYTHON": flows_python(session)})
 
 
 @nox.session(python=PYTHON)

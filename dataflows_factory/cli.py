@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import shutil
 import signal
 import sys
 import traceback
@@ -91,22 +90,53 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--from", "sources", multiple=True, metavar="SOURCE",
+              help="Guess the flows from your data: a file (CSV, TSV, JSON, Excel), a glob, a folder "
+                   "or an http(s)/s3 URL; repeat for more.")
+@click.option("--to", "target", metavar="TARGET", default=None,
+              help="With --from: a SQL database URL or env://VAR (a sink flow; the URL is read from "
+                   "$DFF_SQL_URL or VAR at run time) or a folder/URL (the factory's store).")
+@click.option("--blueprint", "-b", default=None, metavar="NAME",
+              help="A named blueprint (see --list); default: hello, or the guessed one with --from.")
+@click.option("--name", default=None, help="With --from: the factory's name (default: from DIRECTORY).")
+@click.option("--list", "show_list", is_flag=True, help="List the named blueprints and exit.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @_handle_errors
-def init(directory: str, force: bool) -> None:
-    """Create a runnable example project in DIRECTORY (default: here)."""
-    template = Path(__file__).parent / "_template"
-    target = Path(directory)
-    files = [p for p in template.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    existing = [p.relative_to(template) for p in files if (target / p.relative_to(template)).exists()]
-    if existing and not force:
-        raise click.UsageError(f"{directory}: {', '.join(map(str, existing))} already exist; use --force")
-    for path in files:
-        destination = target / path.relative_to(template)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
+def init(directory: str, sources: tuple[str, ...], target: str | None, blueprint: str | None,
+         name: str | None, show_list: bool, force: bool) -> None:
+    """Create a runnable project in DIRECTORY (default: here): a named blueprint, or flows guessed
+    from your files with --from."""
+    from . import blueprints
+
+    if show_list:
+        for known, description in blueprints.named_blueprints().items():
+            console.print(Text.assemble((f"{known:<20}", "bold"), description), highlight=False,
+                          soft_wrap=True)
+        return
+    if sources and blueprint:
+        raise click.UsageError("--blueprint and --from do not combine: --from guesses the blueprint from "
+                               "your files (add --to URL for a SQL sink, as files-to-sql shows)")
+    if (target or name) and not sources:
+        raise click.UsageError("--to and --name go with --from")
+    folder = Path(directory)
+    if not sources:
+        files = blueprints.blueprint_files(blueprint or "hello")
+        blueprints.check_free(folder, list(files), force)
+        blueprints.copy_blueprint(blueprint or "hello", folder)
+    else:
+        notes = blueprints.notes_file(folder)
+        blueprints.check_free(folder, ["factory.py", notes], force)
+        guessed = blueprints.guess(folder, list(sources), to=target, name=name, readme=notes)
+        blueprints.write_project(folder, guessed.files)
+        for line in guessed.messages:
+            console.print(line, highlight=False, soft_wrap=True)
+        if guessed.target is not None and guessed.target.kind == "sql":
+            variable = guessed.target.env
+            masked = " (with the password where *** is)" if "***" in guessed.target.url else ""
+            console.print(f"the sink reads the database URL from ${variable}: export {variable}="
+                          f"'{guessed.target.url}'{masked}", highlight=False, soft_wrap=True)
     where = "" if directory == "." else f"cd {directory} && "
-    console.print(Text.assemble("Created a dataflows-factory project in ", (str(target), "bold"),
+    console.print(Text.assemble("Created a dataflows-factory project in ", (str(folder), "bold"),
                                 ". Next: ", (f"{where}dff run", "bold")))
 
 
@@ -234,14 +264,18 @@ def compile_plan(target: str, output: str | None, select: tuple[str, ...], store
 def step(target: str, flow: str, partition: str | None, store: str | None, force: bool,
          run_id: str | None, attempt: int, plan_path: str | None, outcome: str | None) -> None:
     """Run one flow (or one partition) in this process, as an orchestrator task does."""
+    from .adapters import _interrupt
     from .adapters.external import write_outcome
     from .adapters.task import run_task_step
 
-    _check_step(target, flow, partition)
     _log_to_stderr()
+    # SIGTERM from a scheduler (or Ctrl-C) stops the step where it stands: its staging folder
+    # is removed and nothing is published, as in the local runner's workers.
+    _interrupt.install_handlers()
     try:
+        _check_step(target, flow, partition)
         result = run_task_step(target, flow, store=store, partition=partition, force=force,
-                              run_id=run_id, attempt=attempt, plan_path=plan_path)
+                               run_id=run_id, attempt=attempt, plan_path=plan_path)
     except FlowExecutionError as error:
         from .adapters.pool import error_payload
 
@@ -252,9 +286,16 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
             click.echo(payload["traceback"], err=True)
         _error_line(payload["text"])
         sys.exit(1)
-    except FactoryError as error:
+    except _interrupt.Interrupted as stopped:
+        line = f"flow {flow!r} stopped: {stopped.reason}; nothing was published"
         if outcome:
-            write_outcome(outcome, unusable=f"{type(error).__name__}: {error}")
+            write_outcome(outcome, unusable=line)
+        _error_line(line)
+        sys.exit(128 + max(stopped.signum, 0))
+    except Exception as error:  # a wrong argument, a stale plan, a factory that does not import
+        if outcome:
+            text = error.format_message() if isinstance(error, click.UsageError) else str(error)
+            write_outcome(outcome, unusable=f"{type(error).__name__}: {text}")
         raise
     if outcome:
         write_outcome(outcome, result=result)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,34 @@ def test_run_external_returns_the_result_and_re_raises_a_flow_failure(world_file
         run_external("/nowhere/python", str(world_file), "countries", log=lines.append)
     with pytest.raises(ExternalStepError, match=r"FactoryRefError"):
         run_external(sys.executable, str(tmp_path / "missing.py"), "countries", log=lines.append)
+
+
+def test_dff_step_stopped_by_sigterm_publishes_nothing_and_leaves_no_staging(tmp_path: Path):
+    """A scheduler killing its task (SIGTERM) stops the step where it stands, as a worker's."""
+    (tmp_path / "factory.py").write_text(
+        "import time\nfrom dataflows import Flow\nfrom dataflows_factory import Factory\n"
+        "factory = Factory('slow', store='data')\n"
+        "def crawl(rows):\n    for row in rows:\n        time.sleep(0.01)\n        yield row\n"
+        "@factory.flow()\ndef slow():\n    return Flow([{'x': i} for i in range(5000)], crawl)\n")
+    outcome = tmp_path / "outcome.json"
+    process = subprocess.Popen([sys.executable, "-m", "dataflows_factory", "step", "factory.py", "slow",
+                                "--outcome", str(outcome)], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    staging = tmp_path / "data" / "slow" / ".staging"
+    deadline = time.monotonic() + 60
+    while not (staging.is_dir() and any(staging.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "flow 'slow' stopped: it received SIGTERM; nothing was published" in stderr
+    assert "nothing was published" in json.loads(outcome.read_text())["unusable"]
+    assert not (tmp_path / "data" / "slow" / "slow").exists()
+    assert not any(staging.iterdir())
+
+
+def test_dff_step_says_why_a_factory_that_does_not_import_cannot_run(tmp_path: Path):
+    (tmp_path / "factory.py").write_text("import no_such_module_here\n")
+    outcome = tmp_path / "outcome.json"
+    result = dff("step", "factory.py", "x", "--outcome", str(outcome), cwd=tmp_path)
+    assert result.returncode == 2 and "ModuleNotFoundError" in result.stderr
+    assert "no_such_module_here" in json.loads(outcome.read_text())["unusable"]

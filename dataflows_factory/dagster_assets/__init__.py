@@ -13,6 +13,11 @@ each partition's materialization writes its part, then merges the parts once all
     factory = load_factory("examples/world/factory.py")
     defs = Definitions(assets=build_assets(factory), resources={"dff": FactoryResource()})
 
+Execution modes (``docs/dagster.md``): ``build_assets(plan="world.plan.json")`` loads from a
+compiled plan without importing the factory or ``dataflows``; ``group_by="tag"|"factory"|fn``
+runs a group's flows in one subsettable op, each flow still its own asset; ``python=PYTHON``
+runs each flow in that interpreter through Dagster Pipes (:mod:`.pipes`).
+
 Importing this package without Dagster raises :class:`~dataflows_factory.MissingExtraError`.
 """
 

@@ -6,6 +6,9 @@ Importing :mod:`dataflows_factory.dagster_assets` without the ``dagster`` extra 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..errors import MissingExtraError
 
 try:
@@ -27,6 +30,8 @@ try:
         LocalFileCodeReference,
         MaterializeResult,
         MetadataValue,
+        PipesSubprocessClient,
+        PipesTempFileMessageReader,
         RetryPolicy,
         StaticPartitionsDefinition,
         TableColumn,
@@ -44,6 +49,14 @@ MINIMUM = (1, 13)
 VERSION = tuple(int(part) for part in dagster.__version__.split(".")[:2] if part.isdigit())
 if VERSION and VERSION < MINIMUM:  # pragma: no cover - the test environment has a current Dagster
     raise MissingExtraError("dagster", f"dagster>={'.'.join(map(str, MINIMUM))}")
+
+
+def metadata_from_external(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
+    """Metadata in Pipes' external form (``{"raw_value", "type"}``) as ``MetadataValue``s, with
+    the converter Dagster applies to what a Pipes process reports (private, hence here)."""
+    from dagster._core.definitions.metadata.external_metadata import metadata_map_from_external
+
+    return dict(metadata_map_from_external(metadata))
 
 
 def code_reference(file_path: str, line_number: int) -> CodeReferencesMetadataValue:
@@ -74,6 +87,8 @@ __all__ = [
     "LocalFileCodeReference",
     "MaterializeResult",
     "MetadataValue",
+    "PipesSubprocessClient",
+    "PipesTempFileMessageReader",
     "PydanticField",
     "RetryPolicy",
     "StaticPartitionsDefinition",
@@ -83,5 +98,6 @@ __all__ = [
     "TableRecord",
     "TableSchema",
     "code_reference",
+    "metadata_from_external",
     "multi_asset",
 ]

@@ -14,8 +14,9 @@ import sys
 
 from .._naming import safe_id
 from ..adapters.plan import StepPlan
+from ..dagster_pipes_step import dataset_of
 from ..errors import FactoryDefinitionError
-from ..partitions import part_dataset, partition_key
+from ..partitions import partition_key
 from ._compat import Failure, StaticPartitionsDefinition
 
 __all__ = ["dagster_partition_keys", "dataset_of", "partition_value", "partitions_definition"]
@@ -23,12 +24,6 @@ __all__ = ["dagster_partition_keys", "dataset_of", "partition_value", "partition
 # dagster._core.definitions.partitions.utils.base.INVALID_PARTITION_SUBSTRINGS, plus the
 # characters MultiPartitionsDefinition reserves; copied because both live in private modules.
 _INVALID = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0", "|", ",", "[", "]")
-
-
-def dataset_of(flow: str, partition: str | None) -> str:
-    """The store dataset a run wrote: the flow's, or ``flow@<key>`` for one partition's part
-    (``partitions.part_dataset``, the naming the step executor uses)."""
-    return flow if partition is None else part_dataset(flow, partition)
 
 
 def _usable(key: str) -> bool:

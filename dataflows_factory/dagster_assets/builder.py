@@ -7,25 +7,36 @@ assets, for a factory run by something else).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..adapters.compiled import read_plan
 from ..adapters.plan import Plan
 from ..errors import FactoryDefinitionError
-from ..factory import Factory, load_factory
 from ._compat import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
 from .translator import DagsterFactoryTranslator, FlowAssetData, default_asset_key
 
-__all__ = ["CHECK_NAME", "FACTORY_KEY", "FLOW_KEY", "build_asset_specs", "build_check_specs",
-           "registered_factory"]
+if TYPE_CHECKING:  # the factory (and dataflows) load lazily: a compiled plan needs neither
+    from ..factory import Factory
+
+__all__ = ["CHECK_NAME", "FACTORY_KEY", "FLOW_KEY", "PlanSource", "asset_specs", "build_asset_specs",
+           "build_check_specs", "registered_factory", "registered_plan", "registered_plan_path",
+           "source_plan"]
 
 FLOW_KEY = "dataflows_factory/flow"
 FACTORY_KEY = "dataflows_factory/factory"
 CHECK_NAME = "dataset_valid"
 
+PlanSource = Plan | str | os.PathLike[str]
+"""A compiled plan (``dff compile``): the :class:`Plan`, or the path of its JSON file."""
+
 # Asset metadata must be serialisable, so a spec names its factory by reference and the
 # resource finds the Factory object here (every process that loads the definitions fills it).
 _FACTORIES: dict[str, Factory] = {}
+# The compiled plans definitions were built from, by factory reference: the resource checks
+# the factory's code against its plan before running anything (and a Pipes step, the file).
+_PLANS: dict[str, tuple[Plan, str | None]] = {}
 
 
 def _register(factory: Factory, plan: Plan) -> str:
@@ -37,13 +48,48 @@ def _register(factory: Factory, plan: Plan) -> str:
 
 def registered_factory(reference: str) -> Factory:
     """The factory a spec's metadata names: registered at build time, else imported."""
+    from ..factory import load_factory
+
     found = _FACTORIES.get(reference)
     return found if found is not None else load_factory(reference)
 
 
+def registered_plan(reference: str) -> Plan | None:
+    """The compiled plan the assets of factory ``reference`` were built from, if any."""
+    return _PLANS.get(reference, (None, None))[0]
+
+
+def registered_plan_path(reference: str) -> str | None:
+    """The file of that compiled plan, when the assets were built from a path."""
+    return _PLANS.get(reference, (None, None))[1]
+
+
+def source_plan(factory: Factory | str | None, plan: PlanSource | None) -> tuple[Plan, Factory | None]:
+    """The whole plan to build assets from, and the factory when one was given.
+
+    From a compiled ``plan`` nothing is imported: neither the factory nor ``dataflows``.
+    """
+    if (factory is None) == (plan is None):
+        raise TypeError("give either a factory or a compiled plan= (`dff compile`), not both or neither")
+    if plan is not None:
+        compiled = plan if isinstance(plan, Plan) else read_plan(plan)
+        if not compiled.factory_ref:
+            raise FactoryDefinitionError(
+                f"plan of factory {compiled.factory!r} names no factory_ref: write it with `dff compile`")
+        _PLANS[compiled.factory_ref] = (compiled, None if isinstance(plan, Plan) else os.path.abspath(plan))
+        return compiled, None
+    from ..factory import load_factory
+
+    loaded = load_factory(factory)  # type: ignore[arg-type]  # not None: checked above
+    full = loaded.plan()
+    _PLANS.pop(_register(loaded, full), None)  # built from the factory again: no plan to check
+    return full, loaded
+
+
 def build_asset_specs(
-    factory: Factory | str,
+    factory: Factory | str | None = None,
     *,
+    plan: PlanSource | None = None,
     translator: DagsterFactoryTranslator | None = None,
     select: str | Iterable[str] | None = None,
 ) -> list[AssetSpec]:
@@ -52,21 +98,29 @@ def build_asset_specs(
     >>> specs = build_asset_specs(factory, select="+key_metrics")
     >>> [spec.key.to_user_string() for spec in specs]
     ['world/countries', 'world/cities', 'world/key_metrics']
+
+    ``plan=`` (a compiled plan or its path) instead of a factory builds the same specs
+    without importing the factory or ``dataflows``.
     """
-    factory = load_factory(factory)
+    full, loaded = source_plan(factory, plan)
+    return asset_specs(full, loaded, translator=translator, select=select)
+
+
+def asset_specs(full: Plan, loaded: Factory | None, *, translator: DagsterFactoryTranslator | None,
+                select: str | Iterable[str] | None) -> list[AssetSpec]:
+    """:func:`build_asset_specs` of a plan :func:`source_plan` gave (the factory's whole plan)."""
     translator = translator or DagsterFactoryTranslator()
     if not isinstance(translator, DagsterFactoryTranslator):
         raise TypeError(f"translator must be a DagsterFactoryTranslator, not {type(translator).__name__}")
     # Translate every flow, not only the selected ones: a selected flow's deps must use the
     # translated keys of upstream flows that stay outside the selection.
-    full = factory.plan()
-    reference = _register(factory, full)
-    flows = factory.flows
-    translated = {step.name: translator.get_asset_spec(FlowAssetData(factory.name, step, flows[step.name]))
+    reference = full.factory_ref or full.factory
+    translated = {step.name: translator.get_asset_spec(
+                      FlowAssetData(full.factory, step, loaded.flows[step.name] if loaded else None))
                   for step in full.steps}
-    _check_unique(factory.name, translated)
-    _check_partitioned(factory.name, full, translated)
-    renamed = {default_asset_key(factory.name, name): spec.key for name, spec in translated.items()}
+    _check_unique(full.factory, translated)
+    _check_partitioned(full.factory, full, translated)
+    renamed = {default_asset_key(full.factory, name): spec.key for name, spec in translated.items()}
     chosen = full.select(select).names
     return [_finish(translated[name], name, reference, renamed) for name in chosen]
 

@@ -7,14 +7,17 @@
 # annotation at definition time and rejects it as a string.
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..adapters.groups import Group, Grouping, group_plan
 from ..adapters.plan import StepPlan
 from ..errors import FactoryDefinitionError
-from ..factory import Factory, load_factory
 from ._compat import AssetExecutionContext, AssetsDefinition, AssetSpec, RetryPolicy, multi_asset
-from .builder import build_asset_specs, build_check_specs
+from .builder import PlanSource, asset_specs, build_check_specs, source_plan
 from .translator import DagsterFactoryTranslator, dagster_name
+
+if TYPE_CHECKING:
+    from ..factory import Factory
 
 __all__ = ["DEFAULT_RESOURCE_KEY", "build_assets", "factory_assets"]
 
@@ -23,7 +26,8 @@ DEFAULT_RESOURCE_KEY = "dff"
 
 def factory_assets(
     *,
-    factory: Factory | str,
+    factory: "Factory | str | None" = None,
+    plan: PlanSource | None = None,
     select: str | Iterable[str] | None = None,
     translator: DagsterFactoryTranslator | None = None,
     name: str | None = None,
@@ -49,15 +53,17 @@ def factory_assets(
     ``retry_policy`` the op retries as often as its most-retried flow allows; flows that
     already succeeded are then skipped as unchanged. For per-flow retries and parallel
     steps, use :func:`build_assets`.
+    ``plan=`` (a compiled plan or its path) instead of ``factory=`` imports neither the
+    factory nor ``dataflows`` when the definitions load.
     """
-    factory = load_factory(factory)
-    specs = build_asset_specs(factory, translator=translator, select=select)
-    steps = factory.plan(select=select).steps
-    _one_partitioning(factory.name, steps, specs)
+    full, loaded = source_plan(factory, plan)
+    specs = asset_specs(full, loaded, translator=translator, select=select)
+    steps = full.select(select).steps
+    _one_partitioning(full.factory, steps, specs)
     policy = retry_policy if retry_policy is not None else _retry_policy(steps)
 
     def decorate(function: Callable[..., Any]) -> AssetsDefinition:
-        return _multi_asset(function, specs, name=name or f"{factory.name}_assets", retry_policy=policy,
+        return _multi_asset(function, specs, name=name or f"{full.factory}_assets", retry_policy=policy,
                             blocking_checks=blocking_checks, required_resource_keys=required_resource_keys,
                             op_tags=op_tags, pool=pool)
 
@@ -65,36 +71,89 @@ def factory_assets(
 
 
 def build_assets(
-    factory: Factory | str,
+    factory: "Factory | str | None" = None,
     *,
+    plan: PlanSource | None = None,
     translator: DagsterFactoryTranslator | None = None,
     select: str | Iterable[str] | None = None,
+    group_by: Grouping = "flow",
+    python: str | None = None,
     resource_key: str = DEFAULT_RESOURCE_KEY,
     blocking_checks: bool = True,
     pool: str | None = None,
 ) -> list[AssetsDefinition]:
-    """One asset per flow, each computed by its own op with the flow's ``RetryPolicy``.
+    """One asset per flow; by default each computed by its own op with the flow's ``RetryPolicy``.
 
     >>> defs = Definitions(assets=build_assets(factory), resources={"dff": FactoryResource()})
 
     Each op calls ``FactoryResource.run`` (resource ``resource_key``): the flow runs through
     :func:`~dataflows_factory.run_step`, in the step's process, under Dagster's executor.
+
+    - ``plan=`` (a compiled plan, ``dff compile``, or its path) instead of a factory: loading
+      the definitions imports neither the factory nor ``dataflows``; each op first checks
+      the factory's code against the plan and fails, without retries, when it changed.
+    - ``group_by="tag"`` / ``"factory"`` / a function ``StepPlan -> str | None``: the flows
+      of a group share one op, a subsettable multi-asset that runs them like ``dff run``
+      (``FactoryResource.run_group``); every flow keeps its own asset. See
+      :func:`~dataflows_factory.adapters.groups.group_plan`.
+    - ``python=``: each flow runs with that interpreter (the flows' own virtualenv, with
+      ``dataflows-factory`` and ``dagster-pipes``) through Dagster Pipes; see :mod:`.pipes`.
     """
-    factory = load_factory(factory)
-    specs = build_asset_specs(factory, translator=translator, select=select)
-    steps = factory.plan(select=select).steps
+    full, loaded = source_plan(factory, plan)
+    specs = asset_specs(full, loaded, translator=translator, select=select)
+    selected = full.select(select)
+    by_flow = dict(zip(selected.names, specs, strict=True))
+    groups = group_plan(selected, group_by)
+    if python is not None and any(not group.single for group in groups):
+        raise FactoryDefinitionError(
+            f"factory {full.factory!r}: python= runs each flow through Dagster Pipes in its own op; "
+            "it cannot be combined with group_by (use one or the other)")
     assets = []
-    for step, spec in zip(steps, specs, strict=True):
+    for group in groups:
+        if not group.single:
+            assets.append(_group_asset(full.factory, group, [by_flow[f] for f in group.flows],
+                                       [selected.step(f) for f in group.flows], resource_key=resource_key,
+                                       blocking_checks=blocking_checks, pool=pool))
+            continue
+        step, spec = selected.step(group.name), by_flow[group.name]
+        if python is not None:
+            from .pipes import pipes_compute
 
-        def compute(context: AssetExecutionContext) -> Iterator[Any]:
-            yield from getattr(context.resources, resource_key).run(context)
-
+            compute = pipes_compute(step, python, resource_key)
+        else:
+            compute = _flow_compute(resource_key)
         assets.append(_multi_asset(
-            compute, [spec], name=f"{factory.name}__{step.name}", retry_policy=_retry_policy([step]),
+            compute, [spec], name=f"{full.factory}__{step.name}", retry_policy=_retry_policy([step]),
             blocking_checks=blocking_checks, required_resource_keys={resource_key}, op_tags=None,
             pool=pool,
         ))
     return assets
+
+
+def _flow_compute(resource_key: str) -> Callable[..., Iterator[Any]]:
+    def compute(context: AssetExecutionContext) -> Iterator[Any]:
+        yield from getattr(context.resources, resource_key).run(context)
+
+    return compute
+
+
+def _group_asset(factory: str, group: Group, specs: Sequence[AssetSpec], steps: Sequence[StepPlan], *,
+                 resource_key: str, blocking_checks: bool, pool: str | None) -> AssetsDefinition:
+    # The group's op runs all its flows for one run: a partition key would fit only some.
+    partitioned = [step.name for step in steps if step.partitioned]
+    if partitioned:
+        raise FactoryDefinitionError(
+            f"factory {factory!r}: group {group.name!r} holds partitioned flow(s) {partitioned}; a "
+            "group op runs without a partition key, so give each partitioned flow an op of its own "
+            "(a group_by function returning None for it)")
+
+    def compute(context: AssetExecutionContext) -> Iterator[Any]:
+        yield from getattr(context.resources, resource_key).run_group(context, group=group.name)
+
+    # No op retry policy: run_group retries each flow as its retries= says, inside the op.
+    return _multi_asset(compute, specs, name=f"{factory}__{group.name}", retry_policy=None,
+                        blocking_checks=blocking_checks, required_resource_keys={resource_key},
+                        op_tags=None, pool=pool)
 
 
 def _one_partitioning(factory: str, steps: Sequence[StepPlan], specs: Sequence[AssetSpec]) -> None:

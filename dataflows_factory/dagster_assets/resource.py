@@ -7,17 +7,13 @@ schema and content hash as materialization metadata.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._secrets import RedactingFilter, redacting_logs
-from ..adapters.plan import Schedule, StepPlan
-from ..adapters.pool import as_error, error_payload
-from ..adapters.step import StepResult, run_step
+from .._secrets import redacting_logs
+from ..adapters.plan import Plan, Schedule, StepPlan
+from ..adapters.results import FAILED, SKIPPED, SUCCEEDED, StepResult
 from ..errors import FlowExecutionError
-from ..factory import Factory
 from ..store import Store
 from ._compat import (
     AssetCheckKey,
@@ -29,13 +25,16 @@ from ._compat import (
     MetadataValue,
     PydanticField,
 )
+from ._context import blocking, selected
+from ._logs import forward_logs
 from ._metadata import check_result, materialization_metadata, merge_metadata
 from ._partitions import dataset_of, partition_value
-from .builder import CHECK_NAME, FACTORY_KEY, FLOW_KEY, registered_factory
+from .builder import CHECK_NAME
+
+if TYPE_CHECKING:  # the run side imports the factory and dataflows lazily, when a flow runs
+    from ..factory import Factory
 
 __all__ = ["FactoryResource"]
-
-_STEP_LOGGER = "dataflows_factory.step"
 
 
 class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
@@ -73,8 +72,8 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         downstream flows read. A flow reading a partitioned flow first makes sure that merge
         is current (skipped when it is; an error naming the missing partition otherwise).
         """
-        factory, targets = _selected(context)
-        store = factory.store(self.store)
+        factory, compiled, targets = selected(context)
+        store = self._store(factory, compiled)
         plan = factory.plan(store=store)
         # What a failure holds back is the plan's answer; the op only walks its targets in
         # plan order (a flow's unit id is its name; a partitioned flow's, its merge's).
@@ -93,7 +92,7 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
             step = plan.step(flow)
             partition = _partition(context, step)
             try:
-                with _forward_logs(context):
+                with forward_logs(context):
                     for upstream in step.upstream:
                         if plan.step(upstream).partitioned:
                             self._run(context, factory, upstream, store)
@@ -107,14 +106,14 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
             held = False
             if AssetCheckKey(key, CHECK_NAME) in context.selected_asset_check_keys:
                 checked.append(check_result(store, result, key))
-                held = not checked[0].passed and _blocking(context, key)
+                held = not checked[0].passed and blocking(context, key)
                 if held:
                     hold_back(flow)
             extra: dict[str, Any] = {}
             merge_error = None
             if partition is not None and not held:  # a broken part stays out of the merge
                 try:
-                    with _forward_logs(context):
+                    with forward_logs(context):
                         extra = self._merge(context, factory, step, store)
                 except FlowExecutionError as error:
                     merge_error = error
@@ -126,11 +125,53 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         if failures:
             raise _failure(failures)
 
+    def run_group(self, context: Any, group: str | None = None) -> Iterator[Any]:
+        """Run the context's selected flows as one group task; yield one result per asset.
+
+        The flows run as ``dff run --select`` runs them
+        (:func:`~dataflows_factory.adapters.group_run.run_group`): in dependency order,
+        independent ones in parallel in the worker pool, each skipped when unchanged, each
+        retried as its ``retries=`` says. Every flow that succeeded or was skipped is then
+        reported with the same metadata and ``dataset_valid`` check as :meth:`run`; when a
+        flow failed, the op raises one :class:`~dagster.Failure` naming it inside the group,
+        after the others were reported.
+        """
+        from ..adapters.group_run import GroupError, run_group
+
+        factory, compiled, targets = selected(context)
+        store = self._store(factory, compiled)
+        name = group or context.op_def.name
+        with redacting_logs():
+            report = run_group(factory, [flow for flow, _ in targets], group=name, store=store,
+                               force=self.force, run_id=context.run_id, plan=compiled)
+        for flow, key in targets:
+            result = report.results.get(flow)
+            if result is None or result.status not in (SUCCEEDED, SKIPPED):
+                continue
+            checked = [check_result(store, result, key)] \
+                if AssetCheckKey(key, CHECK_NAME) in context.selected_asset_check_keys else []
+            yield self._materialization(result, store, key, checked, {})
+        if not report.ok:
+            failed = [r.error for r in report.results.values() if r.status == FAILED and r.error]
+            metadata = {field: MetadataValue.text(str(value)) for field, value in (failed or [{}])[0].items()
+                        if value is not None and field not in ("traceback", "text")}
+            error = GroupError(name, report)
+            context.log.error(str(error))
+            raise Failure(description=str(error), metadata=metadata)
+
+    def _store(self, factory: Factory, compiled: Plan | None) -> Store:
+        # A compiled plan names the store it was compiled for (`dff compile --store`); the
+        # resource's own setting still wins, as it does over the factory's.
+        return factory.store(self.store if self.store or compiled is None else compiled.store)
+
     def _run(self, context: Any, factory: Factory, flow: str, store: Store,
              partition: str | None = None) -> StepResult:
         # The step runs in Dagster's process: its records reach Dagster's handlers, and its
         # error would reach the event log with its chained causes. Both leave redacted: the
         # error as the step's error payload (traceback as a note, no cause).
+        from ..adapters.pool import as_error, error_payload
+        from ..adapters.step import run_step
+
         try:
             with redacting_logs():
                 return run_step(factory, flow, store=store, force=self.force,
@@ -174,34 +215,6 @@ def _partition(context: Any, step: StepPlan) -> str | None:
     return partition_value(step, context.partition_key)
 
 
-def _selected(context: Any) -> tuple[Factory, list[tuple[str, AssetKey]]]:
-    """The factory behind the op and its selected flows, in the plan's (topological) order."""
-    found: dict[str, AssetKey] = {}
-    references = set()
-    for key, spec in context.assets_def.specs_by_key.items():
-        if key in context.selected_asset_keys:
-            found[_text(spec.metadata[FLOW_KEY])] = key
-            references.add(_text(spec.metadata[FACTORY_KEY]))
-    if len(references) != 1:
-        raise Failure(f"FactoryResource.run: the selected assets come from {len(references)} "
-                      "factories; build one op per factory (factory_assets/build_assets do)")
-    factory = registered_factory(references.pop())
-    order = factory.plan().names
-    return factory, sorted(found.items(), key=lambda item: order.index(item[0]))
-
-
-def _blocking(context: Any, key: AssetKey) -> bool:
-    for spec in context.assets_def.check_specs:
-        if spec.key == AssetCheckKey(key, CHECK_NAME):
-            return bool(spec.blocking)
-    return False
-
-
-def _text(value: Any) -> str:
-    # Spec metadata may come back normalised to MetadataValue objects.
-    return str(value.value if isinstance(value, MetadataValue) else value)
-
-
 def _described(error: FlowExecutionError, partition: str | None) -> str:
     # Newer cores name the partition in the error itself; older ones did not, so it is
     # named in front only when the error does not already carry it.
@@ -222,29 +235,3 @@ def _failure(failures: list[tuple[FlowExecutionError, str | None]]) -> Failure:
                       allow_retries=True)
     failure.__cause__ = first
     return failure
-
-
-class _ToDagsterLog(logging.Handler):
-    def __init__(self, context: Any) -> None:
-        super().__init__(logging.INFO)
-        self.addFilter(RedactingFilter())  # the event log is an output like any other
-        self.context = context
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.context.log.info(record.getMessage())
-
-
-@contextlib.contextmanager
-def _forward_logs(context: Any) -> Iterator[None]:
-    """Show run_step's progress lines (rows, rows/s) in Dagster's event log."""
-    logger = logging.getLogger(_STEP_LOGGER)
-    handler = _ToDagsterLog(context)
-    level = logger.level
-    logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .._naming import safe_id
 from ..adapters.plan import StepPlan
-from ..flow import FlowSpec
 from ._compat import AssetKey, AssetSpec, code_reference
 from ._partitions import partitions_definition
+
+if TYPE_CHECKING:  # at run time only a loaded factory has FlowSpecs (and imports dataflows)
+    from ..flow import FlowSpec
 
 __all__ = ["DagsterFactoryTranslator", "FlowAssetData", "dagster_name", "default_asset_key"]
 
@@ -46,15 +49,17 @@ def default_asset_key(factory: str, flow: str) -> AssetKey:
 
 @dataclass(frozen=True)
 class FlowAssetData:
-    """What the translator knows about one flow: its factory's name, its plan step, its spec."""
+    """What the translator knows about one flow: its factory's name, its plan step, and its
+    spec when the assets were built from the factory itself (``None`` from a compiled plan,
+    whose step carries the description, tags, partitions and code version instead)."""
 
     factory: str
     step: StepPlan
-    flow: FlowSpec
+    flow: FlowSpec | None = None
 
     @property
     def code_version(self) -> str:
-        return self.flow.code_version
+        return self.step.code_version or (self.flow.code_version if self.flow is not None else "")
 
 
 class DagsterFactoryTranslator:
@@ -89,7 +94,7 @@ class DagsterFactoryTranslator:
             deps=[default_asset_key(data.factory, up) for up in step.upstream],
             description=step.description or None,
             group_name=dagster_name(data.factory),
-            code_version=data.code_version,
+            code_version=data.code_version or None,
             tags={dagster_name(tag): "" for tag in step.tags},
             kinds={KIND},
             metadata=_source_metadata(data.flow),
@@ -99,8 +104,11 @@ class DagsterFactoryTranslator:
         )
 
 
-def _source_metadata(flow: FlowSpec) -> dict[str, object]:
-    # "View source" in the UI; a flow built from a lambda or in a REPL simply has none.
+def _source_metadata(flow: FlowSpec | None) -> dict[str, object]:
+    # "View source" in the UI; a flow built from a lambda or in a REPL simply has none, and
+    # neither does a compiled plan (finding the source would mean importing the factory).
+    if flow is None:
+        return {}
     try:
         path = inspect.getsourcefile(flow.func)
         line = inspect.getsourcelines(flow.func)[1]
