@@ -109,3 +109,11 @@ def test_a_failed_flow_in_a_group_is_named_and_the_others_still_run(tmp_path: Pa
     text = str(error)
     assert text.startswith("group 'all': flow 'bad', processor 'explode'") and "boom 2" in text
     assert "below (upstream_failed)" in text and "\n" not in text
+
+
+def test_flows_kept_alone_are_tasks_of_their_own_whatever_the_grouping():
+    groups = group_plan(PLAN, "factory", alone=lambda step: step.name == "e")
+    assert [(g.name, g.flows) for g in groups] == [("f", ("a", "b", "c", "d")), ("e", ("e",))]
+    # A flow kept alone between two flows of one group would make them wait for each other.
+    with pytest.raises(FactoryDefinitionError, match=r"groups f -> c -> f wait for each other"):
+        group_plan(PLAN, "factory", alone=lambda step: step.name == "c")

@@ -43,17 +43,25 @@ class Group:
         return self.flows == (self.name,)
 
 
-def group_plan(plan: Plan, by: Grouping = "flow") -> tuple[Group, ...]:
+def group_plan(plan: Plan, by: Grouping = "flow", *,
+               alone: Callable[[StepPlan], bool] | None = None) -> tuple[Group, ...]:
     """The plan's flows in groups, in an order where each group follows its ``deps``.
 
     >>> [(g.name, g.flows) for g in group_plan(world_plan, "tag")]   # doctest: +SKIP
     [('sources', ('countries', 'cities')), ('key_metrics', ('key_metrics',))]
 
+    ``alone`` keeps the flows it accepts out of any group, each a task of its own (an engine
+    whose group task cannot hold some flows: Dagster's, for partitioned ones).
+
     A grouping that makes two groups wait for each other (a flow of ``a`` reads one of
     ``b`` which reads another of ``a``) is a :class:`FactoryDefinitionError` naming the
     flows, as is a group name that is also the name of a flow outside it.
     """
-    name_of = _namer(plan, by)
+    namer = _namer(plan, by)
+
+    def name_of(step: StepPlan) -> str:
+        return step.name if alone is not None and alone(step) else namer(step)
+
     members: dict[str, list[str]] = {}
     of_flow: dict[str, str] = {}
     for step in plan.steps:

@@ -103,7 +103,8 @@ def build_assets(
     specs = asset_specs(full, loaded, translator=translator, select=select)
     selected = full.select(select)
     by_flow = dict(zip(selected.names, specs, strict=True))
-    groups = group_plan(selected, group_by)
+    # A group op runs without a partition key: partitioned flows keep an op of their own.
+    groups = group_plan(selected, group_by, alone=lambda step: step.partitioned)
     if python is not None and any(not group.single for group in groups):
         raise FactoryDefinitionError(
             f"factory {full.factory!r}: python= runs each flow through Dagster Pipes in its own op; "
