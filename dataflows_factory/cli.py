@@ -99,11 +99,14 @@ def main(debug: bool) -> None:
 @click.option("--blueprint", "-b", default=None, metavar="NAME",
               help="A named blueprint (see --list); default: hello, or the guessed one with --from.")
 @click.option("--name", default=None, help="With --from: the factory's name (default: from DIRECTORY).")
+@click.option("--copy", "copy_files", is_flag=True,
+              help="With --from: copy local files from outside DIRECTORY into DIRECTORY/raw/ and read "
+                   "them there (a self-contained project).")
 @click.option("--list", "show_list", is_flag=True, help="List the named blueprints and exit.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @_handle_errors
 def init(directory: str, sources: tuple[str, ...], target: str | None, blueprint: str | None,
-         name: str | None, show_list: bool, force: bool) -> None:
+         name: str | None, copy_files: bool, show_list: bool, force: bool) -> None:
     """Create a runnable project in DIRECTORY (default: here): a named blueprint, or flows guessed
     from your files with --from."""
     from . import blueprints
@@ -116,25 +119,16 @@ def init(directory: str, sources: tuple[str, ...], target: str | None, blueprint
     if sources and blueprint:
         raise click.UsageError("--blueprint and --from do not combine: --from guesses the blueprint from "
                                "your files (add --to URL for a SQL sink, as files-to-sql shows)")
-    if (target or name) and not sources:
-        raise click.UsageError("--to and --name go with --from")
+    if (target or name or copy_files) and not sources:
+        raise click.UsageError("--to, --name and --copy go with --from")
     folder = Path(directory)
     if not sources:
-        files = blueprints.blueprint_files(blueprint or "hello")
-        blueprints.check_free(folder, list(files), force)
-        blueprints.copy_blueprint(blueprint or "hello", folder)
+        blueprints.copy_blueprint(blueprint or "hello", folder, force=force)
     else:
-        notes = blueprints.notes_file(folder)
-        blueprints.check_free(folder, ["factory.py", notes], force)
-        guessed = blueprints.guess(folder, list(sources), to=target, name=name, readme=notes)
-        blueprints.write_project(folder, guessed.files)
+        guessed = blueprints.init_guessed(folder, list(sources), to=target, name=name, copy=copy_files,
+                                          force=force)
         for line in guessed.messages:
             console.print(line, highlight=False, soft_wrap=True)
-        if guessed.target is not None and guessed.target.kind == "sql":
-            variable = guessed.target.env
-            masked = " (with the password where *** is)" if "***" in guessed.target.url else ""
-            console.print(f"the sink reads the database URL from ${variable}: export {variable}="
-                          f"'{guessed.target.url}'{masked}", highlight=False, soft_wrap=True)
     where = "" if directory == "." else f"cd {directory} && "
     console.print(Text.assemble("Created a dataflows-factory project in ", (str(folder), "bold"),
                                 ". Next: ", (f"{where}dff run", "bold")))
