@@ -2,6 +2,7 @@
 
 >>> from dataflows_factory.airflow_provider import build_dag
 >>> dag = build_dag("/path/to/factory.py", dag_id="world", schedule="@daily")
+>>> dag = build_dag(plan="/path/to/world.plan.json", group_by="tag")   # see dag.py
 
 Airflow loads this package through the ``apache_airflow_provider`` entry point while it is
 still importing itself (to read provider configuration), so this module must not import
@@ -31,11 +32,15 @@ if _airflow_missing():
 if TYPE_CHECKING:
     from ._ids import asset_uri, task_id_for
     from .dag import build_dag, build_task_group
+    from .external import DataflowsExternalFlowOperator
+    from .group import DataflowsGroupOperator
     from .operator import DataflowsFlowOperator
     from .translator import DataflowsTranslator, TaskSpec
 
 __all__ = [
+    "DataflowsExternalFlowOperator",
     "DataflowsFlowOperator",
+    "DataflowsGroupOperator",
     "DataflowsTranslator",
     "TaskSpec",
     "asset_uri",
@@ -46,7 +51,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "DataflowsExternalFlowOperator": ".external",
     "DataflowsFlowOperator": ".operator",
+    "DataflowsGroupOperator": ".group",
     "DataflowsTranslator": ".translator",
     "TaskSpec": ".translator",
     "asset_uri": "._ids",
@@ -66,8 +73,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "dataflows-factory",
         "name": "dataflows-factory",
-        "description": "Factories of dataflows flows as Airflow tasks: one task per flow, "
-                       "datasets as Assets, StepResult as XCom.",
+        "description": "Factories of dataflows flows as Airflow tasks: one task per flow "
+                       "(or per group of flows), datasets as Assets, StepResult as XCom.",
         "versions": [__version__],
         "integrations": [{
             "integration-name": "dataflows-factory",
@@ -75,6 +82,8 @@ def get_provider_info() -> dict[str, Any]:
         }],
         "operators": [{
             "integration-name": "dataflows-factory",
-            "python-modules": ["dataflows_factory.airflow_provider.operator"],
+            "python-modules": ["dataflows_factory.airflow_provider.operator",
+                               "dataflows_factory.airflow_provider.group",
+                               "dataflows_factory.airflow_provider.external"],
         }],
     }

@@ -1,8 +1,11 @@
 """``DataflowsFlowOperator``: one flow of a factory as one Airflow task.
 
-The operator only translates: it calls :func:`dataflows_factory.adapters.step.run_step` (the
-one executor every runner shares), returns the :class:`StepResult` as its XCom (URI and
+The operator only translates: it calls :func:`dataflows_factory.adapters.task.run_task_step`
+(the one executor every runner shares), returns the :class:`StepResult` as its XCom (URI and
 stats, never rows) and declares the flow's dataset as an :class:`airflow.sdk.Asset`.
+
+This module imports neither ``dataflows`` nor the factory: a DAG file parsed every few
+seconds pays for them only in the task that runs a flow (see :mod:`.dag`, compiled plans).
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._secrets import redact, redacting_logs
+from .._secrets import redact
+from ..adapters.compiled import StalePlanError
 from ..adapters.plan import Plan
-from ..adapters.pool import as_error, error_payload
-from ..adapters.step import SKIPPED, run_step
+from ..adapters.results import SKIPPED
 from ..errors import FactoryDefinitionError, FactoryRefError, FlowExecutionError, SelectionError
-from ..factory import load_factory
 from ._compat import AirflowFailException, BaseOperator
 from ._ids import task_id_for
 from .translator import DataflowsTranslator
@@ -38,7 +40,12 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
     ``task_id`` defaults to the flow's sanitized name; ``retries``, ``retry_delay``, the
     Asset ``outlets`` (this flow's dataset) and ``inlets`` (its inputs' datasets) default
     to what the factory declares (see :class:`DataflowsTranslator`). ``factory_ref``,
-    ``store`` and ``force`` are templated, e.g. ``force="{{ dag_run.conf.get('force', False) }}"``.
+    ``store``, ``force`` and ``plan_path`` are templated, e.g.
+    ``force="{{ dag_run.conf.get('force', False) }}"``.
+
+    ``plan_path`` is the compiled plan (``dff compile``) the task was built from: the task
+    checks it against the factory's code before running and, when the code moved on, fails
+    at once (no retries burned) with one line saying to re-run ``dff compile``.
 
     A flow whose inputs and code did not change is *skipped* by the executor: the task
     then still succeeds (so downstream tasks run normally) and its XCom says
@@ -46,7 +53,7 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
     named in the log; retries rerun it, and the previous dataset stays untouched.
     """
 
-    template_fields: Sequence[str] = ("factory_ref", "store", "force")
+    template_fields: Sequence[str] = ("factory_ref", "store", "force", "plan_path")
     ui_color = "#d9ecd0"
 
     def __init__(
@@ -58,12 +65,15 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
         force: bool | str = False,
         partition: str | None = None,
         plan: Plan | None = None,
+        plan_path: str | None = None,
         translator: DataflowsTranslator | None = None,
         **kwargs: Any,
     ) -> None:
         if plan is None and "{{" not in f"{factory_ref}{store}":
             # Used on its own (not through build_dag): read the flow's options from the
             # factory. This imports the factory module; it runs and reads nothing.
+            from ..factory import load_factory
+
             plan = load_factory(factory_ref).plan(select=flow, store=store)
         if plan is not None:
             spec = (translator or DataflowsTranslator()).get_task_spec(plan, plan.step(flow))
@@ -75,20 +85,24 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
         self.store = store
         self.force = force
         self.partition = partition
+        self.plan_path = plan_path
 
     def execute(self, context: Any) -> dict[str, Any]:
         attempt = int(getattr(context["ti"], "try_number", None) or 1)
         self.log.info("flow %r%s of %s, attempt %d, store %s", self.flow,
                       "" if self.partition is None else f" partition {self.partition!r}",
                       self.factory_ref, attempt, redact(str(self.store or "(factory default)")))
+        # Imported here, not at module level: parsing a DAG file must not import dataflows.
+        from ..adapters.pool import as_error, error_payload
+        from ..adapters.task import run_task_step
+
         try:
             # The step runs in this process: its records go to Airflow's task log handlers.
-            with redacting_logs():
-                result = run_step(
-                    self.factory_ref, self.flow, store=self.store or None,
-                    force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
-                    partition=self.partition,
-                )
+            result = run_task_step(
+                self.factory_ref, self.flow, store=self.store or None,
+                force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
+                partition=self.partition, plan_path=self.plan_path or None,
+            )
         except FlowExecutionError as error:
             # Airflow logs the exception it gets with its chained causes, whose messages
             # may hold credentials: it gets the step's error payload instead, redacted, with
@@ -97,8 +111,9 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
             # The traceback is logged too, but this line is the one people search for.
             self.log.error("%s", failure)
             raise failure from None
-        except (FactoryDefinitionError, FactoryRefError, SelectionError) as error:
-            # A broken factory stays broken: fail now instead of burning the retries.
+        except (FactoryDefinitionError, FactoryRefError, SelectionError, StalePlanError) as error:
+            # A broken factory, or a plan its code left behind, stays broken: fail now
+            # instead of burning the retries.
             raise AirflowFailException(f"flow {self.flow!r}: {redact(str(error))}") from None
         # run_step has logged rows and rows/s (logger "dataflows_factory.step"); say what
         # a skip means here, where people expect a skipped task to skip its downstream.

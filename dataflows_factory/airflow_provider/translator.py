@@ -2,7 +2,8 @@
 
 Subclass :class:`DataflowsTranslator` and override :meth:`~DataflowsTranslator.get_task_spec`
 to change how flows become tasks (pools or queues per tag, extra owners, other Asset URIs)
-without touching the builders.
+without touching the builders; :meth:`~DataflowsTranslator.get_group_spec` does the same for
+the task of a group of flows (``build_dag(group_by=...)``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ..adapters.groups import Group
 from ..adapters.plan import Plan, StepPlan
 from ..store import Store
 from ._compat import Asset
@@ -70,6 +72,29 @@ class DataflowsTranslator:
             outlets=(self.get_asset(plan, step.name),),
             inlets=tuple(self.get_asset(plan, name) for name in step.inputs),
             doc_md=step.description or None,
+        )
+
+    def get_group_spec(self, plan: Plan, group: Group) -> TaskSpec:
+        """The task of a group of flows: its id, retries, Asset outlets, inlets, docs.
+
+        One Asset outlet per flow of the group; inlets are the datasets its flows read from
+        outside it. ``retries`` is 0: each flow retries inside the task by its own
+        ``retries`` (as on the local runner), and retrying the whole task on top would rerun
+        the flows that already used theirs (the unchanged ones would skip). Override to
+        change it, e.g. ``dataclasses.replace(spec, retries=1)`` against lost workers.
+        """
+        members = set(group.flows)
+        steps = [plan.step(name) for name in group.flows]
+        read = dict.fromkeys(name for step in steps for name in step.inputs if name not in members)
+        lines = [f"Flows {', '.join(f'`{name}`' for name in group.flows)} of factory "
+                 f"`{plan.factory}`, run as one task (dependency order, each skipped when unchanged)."]
+        lines += [f"- `{step.name}`: {step.description}" for step in steps if step.description]
+        return TaskSpec(
+            task_id=task_id_for(group.name),
+            retries=0,
+            outlets=tuple(self.get_asset(plan, name) for name in group.flows),
+            inlets=tuple(self.get_asset(plan, name) for name in read),
+            doc_md="\n".join(lines),
         )
 
     def get_asset(self, plan: Plan, flow: str) -> Any:

@@ -33,7 +33,8 @@ def test_airflow_providers_list_shows_the_provider() -> None:
 def test_public_surface() -> None:
     """The provider exports exactly these names (a change here is an API change)."""
     assert provider.__all__ == sorted(provider.__all__) == [
-        "DataflowsFlowOperator", "DataflowsTranslator", "TaskSpec", "asset_uri", "build_dag",
+        "DataflowsExternalFlowOperator", "DataflowsFlowOperator", "DataflowsGroupOperator",
+        "DataflowsTranslator", "TaskSpec", "asset_uri", "build_dag",
         "build_task_group", "get_provider_info", "task_id_for",
     ]
     for name in provider.__all__:
