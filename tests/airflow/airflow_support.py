@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ def airflow_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
         raise AssertionError(f"airflow {' '.join(args)} exited {done.returncode}:\n"
                              f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done
+
+
+@contextlib.contextmanager
+def metadata_database(name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated for Airflow's metadata, dropped afterwards."""
+    pg_execute(f'CREATE DATABASE "{name}"')
+    try:
+        airflow_cli("db", "migrate", timeout=300)
+        yield name
+    finally:
+        if "airflow.settings" in sys.modules:
+            sys.modules["airflow.settings"].dispose_orm()
+        pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_dag(name: str, source: str) -> Path:

@@ -11,13 +11,12 @@ import os
 import secrets
 import shutil
 import socket
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_support import PG_ADMIN, airflow_cli, pg_execute
+from airflow_support import PG_ADMIN, metadata_database
 
 HOME = Path(tempfile.mkdtemp(prefix="dff-airflow-"))
 DAGS = HOME / "dags"
@@ -63,11 +62,5 @@ def _airflow_home() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def airflow_db() -> Iterator[str]:
     """A fresh, migrated metadata database, dropped after the session."""
-    pg_execute(f'CREATE DATABASE "{DB_NAME}"')
-    try:
-        airflow_cli("db", "migrate", timeout=300)
-        yield DB_NAME
-    finally:
-        if "airflow.settings" in sys.modules:
-            sys.modules["airflow.settings"].dispose_orm()
-        pg_execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    with metadata_database(DB_NAME) as name:
+        yield name

@@ -20,7 +20,7 @@ import pytest
 # The Airflow suite's helpers import neither Airflow nor dataflows: share them.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "airflow"))
 
-from airflow_support import PG_ADMIN, airflow_cli, pg_execute
+from airflow_support import PG_ADMIN, metadata_database
 
 HOME = Path(tempfile.mkdtemp(prefix="dff-airflow-external-"))
 DAGS = HOME / "dags"
@@ -57,11 +57,5 @@ def flows_python() -> str:
 @pytest.fixture(scope="session")
 def airflow_db() -> Iterator[str]:
     """A fresh, migrated metadata database, dropped after the session."""
-    pg_execute(f'CREATE DATABASE "{DB_NAME}"')
-    try:
-        airflow_cli("db", "migrate", timeout=300)
-        yield DB_NAME
-    finally:
-        if "airflow.settings" in sys.modules:
-            sys.modules["airflow.settings"].dispose_orm()
-        pg_execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    with metadata_database(DB_NAME) as name:
+        yield name
