@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._secrets import RedactingFilter
-from ..adapters.plan import StepPlan, unit_id
+from ..adapters.compiled import StalePlanError, check_plan
+from ..adapters.plan import Plan, StepPlan, unit_id
 from ..adapters.pool import Call, Isolation, as_error, execute, run_in_worker, worker_reference
 from ..adapters.step import StepResult
 from ..errors import FlowExecutionError
@@ -54,7 +55,9 @@ class PrefectTranslator:
     The options apply to every task of the step: for a partitioned flow, to each
     partition's task and to the merge task alike (so each partition retries on its own);
     each partition's task run is named ``flow[value]``. Caching options
-    (``cache_key_fn``, ``refresh_cache``) are set per run on top of these.
+    (``cache_key_fn``, ``refresh_cache``) are set per run on top of these. A group of
+    flows (``group_by``) gets them too, for a step named after the group that holds its
+    flows' tags and no retries (each flow retries inside the group's task run).
     """
 
     def get_task_options(self, step: StepPlan) -> dict[str, Any]:
@@ -69,6 +72,8 @@ class PrefectTranslator:
             # in the result storage and loadable without our classes.
             "persist_result": True,
             "result_serializer": "json",
+            # A stale compiled plan fails the same way on every try: say so once.
+            "retry_condition_fn": retry_unless_stale,
         }
 
     def make_task(self, step: StepPlan, *, partition: str | None = None) -> Task:  # type: ignore[type-arg]
@@ -82,16 +87,26 @@ class PrefectTranslator:
         return task(run_flow_task, **options)
 
 
+def retry_unless_stale(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's ``retry_condition_fn``: retry any failure but a stale compiled plan."""
+    return not isinstance(state.data, StalePlanError)
+
+
 def run_flow_task(
     factory: Factory | str, flow: str, store: Store, force: bool, run_id: str,
-    partition: str | None = None, isolation: Isolation = "process",
+    partition: str | None = None, isolation: Isolation = "process", plan: Plan | None = None,
 ) -> dict[str, Any]:
     """The body of every task: run one flow (or partition) through the shared executor.
 
     ``isolation="process"`` runs it in a worker process of a pool shared by the process's
     tasks (a factory without an import reference runs in this thread); ``"thread"``, here.
     A failure is raised here either way, as the :class:`FlowExecutionError` of the step.
+    ``plan``, the compiled plan the flow was built from, is checked against the factory's
+    code first: the code where the task runs (a Dask worker, a work pool's container) is
+    the code that counts.
     """
+    if plan is not None:
+        check_plan(plan, load_factory(factory))
     context = TaskRunContext.get()
     # run_count is 1 on the first try and grows with each Prefect retry.
     attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
