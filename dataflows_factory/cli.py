@@ -281,10 +281,13 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
         _error_line(payload["text"])
         sys.exit(1)
     except _interrupt.Interrupted as stopped:
-        line = f"flow {flow!r} stopped: {stopped.reason}; nothing was published"
+        # A failed try, as for a local runner's worker stopped by a signal of its own: the
+        # caller may retry it.
+        stopped_error = FlowExecutionError(flow, f"stopped: {stopped.reason}; nothing was published",
+                                           cause_type="Interrupted", partition=partition)
         if outcome:
-            write_outcome(outcome, unusable=line)
-        _error_line(line)
+            write_outcome(outcome, error=stopped_error.to_dict())
+        _error_line(str(stopped_error))
         sys.exit(128 + max(stopped.signum, 0))
     except Exception as error:  # a wrong argument, a stale plan, a factory that does not import
         if outcome:

@@ -189,8 +189,9 @@ def test_dff_step_stopped_by_sigterm_publishes_nothing_and_leaves_no_staging(tmp
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM, stderr
-    assert "flow 'slow' stopped: it received SIGTERM; nothing was published" in stderr
-    assert "nothing was published" in json.loads(outcome.read_text())["unusable"]
+    assert "flow 'slow' failed: Interrupted: stopped: it received SIGTERM; nothing was published" in stderr
+    # A failed try (retried by the caller, as a local runner's worker stopped by a signal).
+    assert json.loads(outcome.read_text())["error"]["type"] == "Interrupted"
     assert not (tmp_path / "data" / "slow" / "slow").exists()
     assert not any(staging.iterdir())
 
@@ -201,3 +202,16 @@ def test_dff_step_says_why_a_factory_that_does_not_import_cannot_run(tmp_path: P
     result = dff("step", "factory.py", "x", "--outcome", str(outcome), cwd=tmp_path)
     assert result.returncode == 2 and "ModuleNotFoundError" in result.stderr
     assert "no_such_module_here" in json.loads(outcome.read_text())["unusable"]
+
+
+def test_run_external_treats_a_killed_step_as_a_failed_try(tmp_path: Path):
+    """SIGKILL (the OOM killer) leaves no outcome: a flow failure a retry may get through."""
+    (tmp_path / "factory.py").write_text(
+        "import os, signal\nfrom dataflows import Flow\nfrom dataflows_factory import Factory\n"
+        "factory = Factory('killed', store='data')\n"
+        "def die(rows):\n    os.kill(os.getpid(), signal.SIGKILL)\n    yield from rows\n"
+        "@factory.flow()\ndef doomed():\n    return Flow([{'x': 1}], die)\n")
+    with pytest.raises(FlowExecutionError, match=r"flow 'doomed' failed: Interrupted: its process was "
+                                                 r"killed by SIGKILL"):
+        run_external(sys.executable, str(tmp_path / "factory.py"), "doomed", log=lambda line: None)
+    assert not (tmp_path / "data" / "killed" / "doomed").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -68,8 +69,13 @@ def run_external(python: str, factory_ref: str, flow: str, *, log: Callable[[str
         command = step_command(python, factory_ref, flow, outcome=outcome, store=store,
                                partition=partition, force=force, run_id=run_id, attempt=attempt,
                                plan=plan)
-        tail = _run(command, log, env, cwd, timeout)
+        tail, code = _run(command, log, env, cwd, timeout)
         data = _read(outcome)
+    if data is None and code < 0:
+        # Killed before it could say anything (SIGKILL, the OOM killer): a failed try,
+        # which a retry may get through; nothing was published (publishing is atomic).
+        raise FlowExecutionError(flow, f"its process was killed by {signal.Signals(-code).name}",
+                                 cause_type="Interrupted", partition=partition)
     if data is None:
         last = "; ".join(tail[-3:]) or "no output"
         raise ExternalStepError(f"flow {flow!r}: {python} wrote no outcome ({last})")
@@ -97,7 +103,7 @@ def write_outcome(path: str, *, result: StepResult | None = None, error: dict[st
 
 
 def _run(command: Sequence[str], log: Callable[[str], None], env: dict[str, str] | None,
-         cwd: str | None, timeout: float | None) -> list[str]:
+         cwd: str | None, timeout: float | None) -> tuple[list[str], int]:
     tail: list[str] = []
     merged = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -118,7 +124,7 @@ def _run(command: Sequence[str], log: Callable[[str], None], env: dict[str, str]
             except subprocess.TimeoutExpired:
                 process.kill()
             raise
-    return tail
+    return tail, process.returncode
 
 
 def _read(path: str) -> dict[str, Any] | None:
