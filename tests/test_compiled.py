@@ -34,6 +34,9 @@ def test_a_compiled_plan_round_trips_with_code_versions_and_hash(world_file: Pat
     again = read_plan(tmp_path / "world.plan.json")
     assert again == plan and again.code_hash == plan.code_hash
     assert [u.id for u in again.units()] == [u.id for u in plan.units()]
+    written = json.loads((tmp_path / "world.plan.json").read_text())
+    assert written["units"][2] == {"id": "key_metrics", "flow": "key_metrics", "partition": None,
+                                   "deps": ["countries", "cities"]}
     check_plan(again, factory)  # the code it came from: passes
 
 

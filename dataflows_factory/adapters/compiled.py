@@ -73,7 +73,12 @@ def check_plan(plan: Plan, factory: Factory) -> None:
 
 def write_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write ``plan`` as JSON (written whole, then moved into place)."""
-    text = json.dumps({"format": FORMAT, "version": VERSION, **plan.to_dict()}, indent=2) + "\n"
+    # The units (flows, partitions' parts, merges) and their deps, for readers other than
+    # this package (a deployment script, a catalog); read_plan derives them again.
+    units = [{"id": unit.id, "flow": unit.flow, "partition": unit.partition, "deps": list(unit.deps)}
+             for unit in plan.units()]
+    text = json.dumps({"format": FORMAT, "version": VERSION, **plan.to_dict(), "units": units},
+                      indent=2) + "\n"
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     os.makedirs(folder, exist_ok=True)
