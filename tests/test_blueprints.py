@@ -337,8 +337,13 @@ def test_names_and_partition_patterns(tmp_path: Path) -> None:
     blueprint = guess(tmp_path / "p", [str(tmp_path / "raw")], cwd=tmp_path)
     assert [f.name for f in blueprint.flows] == ["raw"]  # one shape, named after its folder
     # Outside the project, files are named by absolute path; --copy brings them in.
-    # (a long path wraps the decorator's arguments onto lines of their own)
     assert f'partitions=files("{tmp_path}/raw/*.csv")' in blueprint.files["factory.py"]
+    # A pattern too long for one line keeps the glob, on a line of its own.
+    deep = tmp_path / ("d" * 90) / "raw"
+    for name in ("a_1.csv", "a_2.csv"):
+        write_csv(deep / name, "x", ["1"])
+    long = guess(tmp_path / "q", [str(deep)], cwd=tmp_path).files["factory.py"]
+    assert f'@factory.flow(\n    partitions=files("{deep}/*.csv"),\n)\ndef a(partition):' in long
     raw = tmp_path / "raw"
     copied = init(str(tmp_path / "p"), "--from", str(raw), "--from", str(raw / "b.csv"), "--copy")
     assert copied.exit_code == 0, copied.output

@@ -116,7 +116,9 @@ def _source_flow(flow: FlowSpec, root: Path) -> list[str]:
     if flow.partitioned:
         partitions = partitions_code(paths, root)
         head = [f"@factory.flow(partitions={partitions})", f"def {flow.name}(partition):"]
-        if len(head[0]) > _WIDTH:  # a long list: one file a line
+        if len(head[0]) > _WIDTH and partitions.startswith("files("):  # a long pattern
+            head[:1] = ["@factory.flow(", f"    partitions={partitions},", ")"]
+        elif len(head[0]) > _WIDTH:  # a long list: one file a line
             head[:1] = ["@factory.flow(partitions=[", *[f"    {lit(p)}," for p in paths], "])"]
         if not partitions.startswith("files("):
             head[:0] = _comment("No glob matches just these files: add new ones to the list.", "")
