@@ -33,7 +33,9 @@ from .adapters.pool import (
     WorkerPool,
     next_event,
     registered,
+    replace_context,
     replay,
+    shared_pool,
     start_method,
     worker_reference,
 )
@@ -203,7 +205,11 @@ class _Scheduler:
         self.plan, self.key, self.store = plan, key, store
         self.report, self.jobs, self.force, self.display = report, jobs, force, display
         self.stop = stop
-        self.pool = WorkerPool(jobs, start=start)
+        # A caller with threads (an orchestrator's task: a Prefect task, a Dagster op, a
+        # group task) gets spawned workers: it borrows the process's shared pool, warm after
+        # its first use, instead of paying `import dataflows` in fresh workers at every run.
+        self.borrowed = start == "spawn"
+        self.pool = shared_pool() if self.borrowed else WorkerPool(jobs, start=start)
         self.schedule = Schedule(units)
         self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.running: dict[int, Unit] = {}  # ticket -> unit
@@ -224,7 +230,8 @@ class _Scheduler:
                 else:
                     self._handle(ticket, kind, data)
         finally:
-            self.pool.close()
+            if not self.borrowed:
+                self.pool.close()
 
     def _timeout(self) -> float:
         waits = [t - time.monotonic() for t in self.not_before.values()]
@@ -246,6 +253,8 @@ class _Scheduler:
     def _submit(self, unit: Unit, attempt: int) -> None:
         call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
                     store=self.store, force=self.force, run_id=self.report.run_id, attempt=attempt)
+        if self.borrowed:  # long-lived workers: give them this caller's cwd, path and env
+            call = replace_context(call)
         try:
             ticket = self.pool.submit(call, self.events)
         except OSError as error:
@@ -257,8 +266,9 @@ class _Scheduler:
         """Threads instead of worker processes, for the rest of the run (said once)."""
         log.warning("worker processes cannot be started here (%s): flows run in threads of this "
                     "process", reason)
-        self.pool.close()
-        self.pool = WorkerPool(self.jobs, start="thread")
+        if not self.borrowed:
+            self.pool.close()
+        self.pool, self.borrowed = WorkerPool(self.jobs, start="thread"), False
         self.stop.thread_steps = True
 
     def _handle(self, ticket: int, kind: str, data: Any) -> None:
@@ -307,7 +317,11 @@ class _Scheduler:
 
     def _interrupt(self, signum: int) -> None:
         """Stop every running step (none publishes), record what finished, drop the rest."""
-        self.pool.interrupt(signum)
+        if self.borrowed:  # others' steps may run in the shared pool: stop only this run's
+            for ticket in self.running:
+                self.pool.cancel(ticket)
+        else:
+            self.pool.interrupt(signum)
         self.report.interrupted = signal.Signals(signum).name
         while self.running:
             try:

@@ -117,3 +117,29 @@ def test_flows_kept_alone_are_tasks_of_their_own_whatever_the_grouping():
     # A flow kept alone between two flows of one group would make them wait for each other.
     with pytest.raises(FactoryDefinitionError, match=r"groups f -> c -> f wait for each other"):
         group_plan(PLAN, "factory", alone=lambda step: step.name == "c")
+
+
+def test_groups_run_from_task_threads_share_one_warm_pool(world_file: Path, tmp_path: Path):
+    """A caller with threads (an orchestrator's task) borrows the process's shared pool: the
+    second group runs in the workers the first one started, and the pool stays open."""
+    import threading
+
+    from dataflows_factory.adapters import pool as pools
+
+    factory = load_factory(str(world_file))
+    reports = []
+
+    def task(flows: list[str], group: str) -> None:
+        reports.append(run_group(factory, flows, group=group, store=tmp_path / "store"))
+
+    for flows, group in ((["countries", "cities"], "source"), (["key_metrics", "publish"], "metrics")):
+        thread = threading.Thread(target=task, args=(flows, group))
+        thread.start()
+        thread.join(timeout=120)
+        if group == "source":
+            shared = pools.shared_pool()
+            first = {worker.pid for worker in shared._workers}
+    assert [r.ok for r in reports] == [True, True]
+    assert reports[1].results["key_metrics"].rows == {"key_metrics": 15}
+    assert pools.shared_pool() is shared and first
+    assert first & {worker.pid for worker in shared._workers}  # the same workers, warm
