@@ -113,10 +113,18 @@ def test_error_payload_names_the_flow_for_any_exception() -> None:
 def test_workers_that_cannot_start_fall_back_to_threads_with_one_warning(
         pool_factory: Factory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """No executable to start workers with: the run still succeeds, in threads, said once."""
+    from dataflows_factory.adapters import pool as pools
+
+    # Spawned workers come from the process's shared pool: start it afresh, so that it must
+    # start workers (an earlier test may have left it warm), and leave none of it behind.
+    pools._close_shared()
     monkeypatch.setenv("DFF_WORKERS", "spawn")
     monkeypatch.setattr(sys, "executable", "")
-    with caplog.at_level(logging.WARNING, logger="dataflows_factory"):
-        report = run(pool_factory, select="here", show_progress=False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="dataflows_factory"):
+            report = run(pool_factory, select="here", show_progress=False)
+    finally:
+        pools._close_shared()
     assert report.ok, report.to_dict()
     warnings = [r for r in caplog.records if "worker processes cannot be started" in r.getMessage()]
     assert len(warnings) == 1
