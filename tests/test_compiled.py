@@ -55,17 +55,25 @@ def test_a_changed_flow_makes_the_plan_stale_naming_the_flow(world_file: Path, t
         check_plan(plan, load_factory(str(tmp_path / "less.py")))
 
 
-def test_partitions_and_store_are_not_code(tmp_path: Path):
-    """A new partition file or another store keeps the plan valid: only code and wiring count."""
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw" / "a.csv").write_text("x\n1\n")
-    (tmp_path / "factory.py").write_text(
+def _parts_factory(folder: Path) -> Path:
+    """A factory with a flow partitioned over ``raw/*.csv`` (one file, ``raw/a.csv``) and a
+    plain one; returns its file."""
+    (folder / "raw").mkdir()
+    (folder / "raw" / "a.csv").write_text("x\n1\n")
+    path = folder / "factory.py"
+    path.write_text(
         "from dataflows import Flow, load\nfrom dataflows_factory import Factory\n"
         "from dataflows_factory.partitions import files\n"
         "factory = Factory('parts')\n"
         "@factory.flow(partitions=files('raw/*.csv'))\n"
-        "def sales(partition):\n    return Flow(load(partition, name='sales'))\n")
-    factory = load_factory(str(tmp_path / "factory.py"))
+        "def sales(partition):\n    return Flow(load(partition, name='sales'))\n"
+        "@factory.flow()\ndef plain():\n    return Flow([{'a': 1}])\n")
+    return path
+
+
+def test_partitions_and_store_are_not_code(tmp_path: Path):
+    """A new partition file or another store keeps the plan valid: only code and wiring count."""
+    factory = load_factory(str(_parts_factory(tmp_path)))
     plan = compile_plan(factory)
     assert plan.step("sales").partitions == ("raw/a.csv",)
     (tmp_path / "raw" / "b.csv").write_text("x\n2\n")
@@ -140,15 +148,7 @@ def test_dff_step_refuses_a_stale_plan_with_one_line(world_file: Path, tmp_path:
 
 
 def test_dff_step_arguments_the_factory_does_not_have_are_usage_errors(tmp_path: Path):
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw" / "a.csv").write_text("x\n1\n")
-    (tmp_path / "factory.py").write_text(
-        "from dataflows import Flow, load\nfrom dataflows_factory import Factory\n"
-        "from dataflows_factory.partitions import files\n"
-        "factory = Factory('parts')\n"
-        "@factory.flow(partitions=files('raw/*.csv'))\n"
-        "def sales(partition):\n    return Flow(load(partition, name='sales'))\n"
-        "@factory.flow()\ndef plain():\n    return Flow([{'a': 1}])\n")
+    _parts_factory(tmp_path)
     for args, message in [(("nope",), "has no flow 'nope'; known flows: ['plain', 'sales']"),
                           (("plain", "--partition", "raw/a.csv"), "flow 'plain' is not partitioned"),
                           (("sales", "--partition", "raw/b.csv"), "has no partition 'raw/b.csv'")]:
