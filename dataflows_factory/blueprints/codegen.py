@@ -161,8 +161,10 @@ def render_factory(name: str, flows: list[FlowSpec], target: Target | None, root
              "whose guess was uncertain has its type set in ``override_fields``, with the reason beside it.",
              '"""', "", "from dataflows import Flow, load",  # one block: both are third-party here
              "from dataflows_factory import Factory"]
-    if any(f.partitioned and partitions_code([code_path(t.source, root) for t in f.tables], root)
-           .startswith("files(") for f in flows):
+    # The flows first: whether one uses files() is what they say (its glob looked up once).
+    bodies = [_source_flow(flow, root) for flow in flows]
+    if any(line.startswith(("@factory.flow(partitions=files(", "    partitions=files("))
+           for body in bodies for line in body):
         lines.append("from dataflows_factory.partitions import files")
     if sql:
         lines.append("from dataflows_factory.processors.sql import to_sql")
@@ -176,8 +178,8 @@ def render_factory(name: str, flows: list[FlowSpec], target: Target | None, root
                                 f"${target.env} when the flow runs, so no password is written in this "
                                 "file.", ""),
                   f"SQL_URL = {lit('env://' + target.env)}"]
-    for flow in flows:
-        lines += ["", "", *_source_flow(flow, root)]
+    for body in bodies:
+        lines += ["", "", *body]
     if sql and target is not None:
         lines += ["", "", *_sink(flows, target)]
     return "\n".join(lines) + "\n"
