@@ -49,7 +49,8 @@ def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> N
     # machines) nothing ever does: every test subprocess (the CLI, Airflow's components
     # and tasks, Prefect's server) then compiles all it imports again, three times the
     # CPU of a start-up. Compile once here (-qq: a few packages ship py2-only files).
-    session.run("python", "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1])
+    session.run_install("python", "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"),
+                        success_codes=[0, 1])
     stamp.write_text(key)
 
 
@@ -102,7 +103,7 @@ def flows_python(session: nox.Session) -> str:
     tests and Dagster's Pipes tests run flows with its interpreter."""
     venv = Path(".nox", "flows").resolve()
     if not (venv / "bin" / "python").is_file():
-        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
+        session.run_install("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
     _uv_install(session, venv, ("-e", ".", "dagster-pipes"),
                 ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
     return str(venv / "bin" / "python")
@@ -119,8 +120,8 @@ def _uv_install(session: nox.Session, venv: Path, *commands: tuple[str, ...]) ->
         return
     python = str(venv / "bin" / "python")
     for command in commands:
-        session.run("uv", "pip", "install", "--python", python, *command, external=True)
-    session.run(python, "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1],
+        session.run_install("uv", "pip", "install", "--python", python, *command, external=True)
+    session.run_install(python, "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1],
                 external=True)
     stamp.write_text(key)
 

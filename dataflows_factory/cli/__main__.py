@@ -1,0 +1,5 @@
+"""``python -m dataflows_factory.cli`` is ``dff``."""
+
+from . import main
+
+main()
