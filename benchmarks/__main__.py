@@ -55,6 +55,7 @@ def plan(sizes: list[int], references: bool) -> list[tuple[str, str, int]]:
         for case in ("a", "b", "c"):
             runs += [(case, "dataflows", rows), (case, "factory", rows)]
             runs += [(case, ref, rows) for ref in refs]
+        runs += [("c", "handwritten", rows)]  # a csv-module loop over typed tuples (issue 16)
         runs += [("c_budget", "factory", rows)]
         runs += [("d", "plain_factory", rows), ("d", "factory", rows)]
     runs += [("pair", "factory_1", max(sizes)), ("pair", "factory_2", max(sizes))]
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, action="append", help="row count (repeatable)")
     parser.add_argument("--quick", action="store_true", help="100k rows, no references")
     parser.add_argument("--cases", help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--impls", help="comma-separated subset of implementations (e.g. factory,pandas)")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds of the whole plan; each line keeps its best time (default 1)")
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         wanted = set(args.cases.split(","))
         runs = [r for r in runs if r[0] in wanted]
+    if args.impls:
+        runs = [r for r in runs if r[1] in set(args.impls.split(","))]
     header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
     results: list[dict[str, Any]] = []
     saved = os.path.join(HERE, ".data", "results.json")
@@ -96,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         results = [r for r in previous["results"] if (r["case"], r["impl"], r["rows"]) not in selected]
         header = {"date": f"{previous['header']['date']}; re-measured {header['date']}: "
                           + ", ".join(f"{c}/{i}/{n}" for c, i, n in runs),
-                  "machine": f"{previous['header']['machine']}; before the re-measure: {machine()}"}
-    header["repeat"] = str(args.repeat)
+                  "machine": f"{previous['header']['machine']}; before the re-measure: {machine()}",
+                  # The lines not re-measured keep their rounds: say both.
+                  "repeat": f"{previous['header'].get('repeat', '1')}; re-measure: {args.repeat}"}
+    header.setdefault("repeat", str(args.repeat))
     measured: dict[tuple[str, str, int], dict[str, Any]] = {}
     for round_ in range(1, args.repeat + 1):
         for case, impl, rows in runs:

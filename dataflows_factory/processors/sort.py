@@ -1,10 +1,11 @@
 """``sort_rows`` in memory, spilling sorted runs to disk past a memory budget.
 
 dataflows sorts through a KVFile (SQLite/LevelDB): every row is pickled, inserted and read
-back. Here rows are sorted in a list under the very same string keys (same key template,
-same number encoding, same row-number suffix), so the order is identical, including ties
-and ``reverse``; beyond ``memory_budget`` bytes sorted runs go to temporary files and are
-merged (external merge sort).
+back. Here each row becomes one compact ``bytes`` item (``_sortitems``: the very same string
+key, same key template, number encoding and row-number suffix, then the row's values), and
+a list of items is sorted, so the order is identical, including ties and ``reverse``.
+Beyond ``memory_budget`` bytes (the items' measured size), sorted runs go to temporary
+files and are merged (external merge sort), a bounded number at a time.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import struct
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
-from operator import itemgetter
+from itertools import islice
 from typing import Any
 
 from dataflows.helpers.resource_matcher import ResourceMatcher
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "key_calculator", "sort_rows"]
+from ._sortitems import ItemCodec, KeySource
+
+__all__ = ["DEFAULT_MEMORY_BUDGET", "key_calculator", "key_source", "sort_rows"]
 
 
 
@@ -45,29 +47,29 @@ def _memory_limit() -> int | None:
     return min(limits) if limits else None
 
 
-# One eighth of the machine's (or container's) memory, between 128 MB and 1 GB: a 1M-row
-# table of six fields (~700 MB as Python rows) sorts in memory on a 8 GB machine.
+# 160 MB, or an eighth of the machine's (or container's) memory if that is less (not under
+# 16 MB). Rows are held as compact items (~135 bytes for the benchmarks' six fields), so a
+# 1M-row table sorts in memory and the process stays under 300 MB; past it, runs spill.
 _LIMIT = _memory_limit()
-DEFAULT_MEMORY_BUDGET = 128 << 20 if _LIMIT is None else max(128 << 20, min(1 << 30, _LIMIT // 8))
+DEFAULT_MEMORY_BUDGET = 160 << 20 if _LIMIT is None else max(16 << 20, min(160 << 20, _LIMIT // 8))
 _FIELDS = re.compile(r"(\{[^\}]+\})")
 _KEY = re.compile(r"[^!:\}]+")
-_PACK, _UNPACK = struct.Struct(">d").pack, struct.Struct(">Q").unpack
-_SIGN, _ALL = 1 << 63, (1 << 64) - 1
+_PACK = struct.Struct(">d").pack
+_INVERT = bytes(byte ^ 0xFF for byte in range(256))
 
 
-def _number_key(value: Any) -> str:
-    # dataflows: BitArray(float=value), sign bit inverted, all other bits too if negative.
-    (bits,) = _UNPACK(_PACK(float(value)))
-    bits ^= _SIGN
-    if value < 0:
-        bits ^= _ALL ^ _SIGN
-    return f"{bits:016x}"
+# dataflows: BitArray(float=value), sign bit inverted, all other bits too if negative, as hex.
+# Inverting the sign bit is packing -value; inverting all bits a byte translation. In line in
+# the generated key (a call per number costs as much as the work).
+_NUMBER_KEY = "(PACK(float(v)).translate(INVERT).hex() if v < 0 else PACK(-float(v)).hex())"
 
 
-def key_calculator(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]) -> Callable[[Any], str]:
-    """The row -> str key function of ``dataflows.sort_rows(key)``, without bitstring."""
+def key_source(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]) -> KeySource:
+    """The key of ``dataflows.sort_rows(key)`` as a Python expression over row fields
+    (without bitstring), for generated code: ``key_source(key)(field)`` gives the expression
+    (``field(name)`` is the expression of a field's value) and the names it needs."""
     if callable(key):
-        return key
+        return lambda field: ("KEY_FUNCTION(row)", {"KEY_FUNCTION": key})
     formatters: list[str] | None = None
     if isinstance(key, str):
         formatters = _FIELDS.findall(key)
@@ -76,147 +78,145 @@ def key_calculator(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]
         names = list(key)
     else:
         raise TypeError("key should be either a format string or a row->string callable")
-    namespace: dict[str, Any] = {"number_key": _number_key, "NUMBERS": (int, float, decimal.Decimal)}
-    terms = []
-    for i, name in enumerate(names):
-        value = f"row[{name!r}]"
-        if not formatters or formatters[i] == "{" + name + "}":
-            # "{name}".format(name=v) is format(v, ""), str(v) for a list key; a str is itself.
-            text = "format(v, '')" if formatters else "str(v)"
-            terms.append(f"(v if type(v := {value}) is str else number_key(v) "
-                         f"if isinstance(v, NUMBERS) else {text})")
-        else:
-            namespace[f"f{i}"] = formatters[i]
-            terms.append(f"f{i}.format_map({{{name!r}: {value}}})")
-    source = f"def calc(row):\n    return {' + '.join(terms) or repr('')}\n"
-    exec(compile(source, "<dff compiled sort key>", "exec"), namespace)
-    return namespace["calc"]  # type: ignore[no-any-return]
+    namespace: dict[str, Any] = {"PACK": _PACK, "INVERT": _INVERT, "NUMBERS": (int, float, decimal.Decimal)}
+
+    def source(field: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
+        terms = []
+        for i, name in enumerate(names):
+            if not formatters or formatters[i] == "{" + name + "}":
+                # "{name}".format(name=v) is format(v, ""), str(v) for a list key; a str is itself.
+                text = "format(v, '')" if formatters else "str(v)"
+                terms.append(f"(v if type(v := {field(name)}) is str else {_NUMBER_KEY} "
+                             f"if isinstance(v, NUMBERS) else {text})")
+            else:
+                namespace[f"FORMAT{i}"] = formatters[i]
+                terms.append(f"FORMAT{i}.format_map({{{name!r}: {field(name)}}})")
+        return " + ".join(terms) or repr(""), namespace
+
+    return source
 
 
-def _size(row: dict[str, Any]) -> int:
-    return sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row.values()) + 120
+def key_calculator(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]) -> Callable[[Any], str]:
+    """The row -> str key function of ``dataflows.sort_rows(key)``, without bitstring."""
+    if callable(key):
+        return key
+    expression, namespace = key_source(key)(lambda name: f"row[{name!r}]")
+    return eval(f"lambda row: {expression}", dict(namespace))  # type: ignore[no-any-return]
 
 
-_CHUNK = 8192
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-_DECIMAL = frozenset({decimal.Decimal, type(None)})
-_DATE = frozenset({date, type(None)})
+# Memory held per item beyond its bytes, measured: the bytes object's header, the list's
+# pointer to it, and up to an eighth of a pointer of list over-allocation.
+_HELD = sys.getsizeof(b"") + struct.calcsize("P") + 1
+_BLOCK = 1024
+_FAN_IN = 64  # runs merged at once; each holds a 64th of the budget in memory while merging
 
 
-def _encode_column(values: list[Any]) -> tuple[str, list[Any]]:
-    # pickle spends most of its time on Decimal and date objects (one __reduce__ each);
-    # their str / ordinal round-trip exactly (exponent, sign of zero, NaN payload kept).
-    kinds = set(map(type, values))
-    if kinds <= _PLAIN:
-        return "", values
-    if kinds <= _DECIMAL:
-        return "decimal", [None if v is None else str(v) for v in values]
-    if kinds <= _DATE:
-        return "date", [None if v is None else v.toordinal() for v in values]
-    return "", values
-
-
-def _decode_column(kind: str, values: list[Any]) -> list[Any]:
-    if kind == "decimal":
-        return [None if v is None else decimal.Decimal(v) for v in values]
-    if kind == "date":
-        return [None if v is None else date.fromordinal(v) for v in values]
-    return values
-
-
-def _encode(chunk: list[tuple[str, Any]]) -> tuple[Any, ...]:
-    """A sorted chunk as columns when its rows are dicts with the same keys in the same
-    order (each field kept, or encoded when its type pickles slowly), else as it is."""
-    keys = [key for key, _ in chunk]
-    rows = [row for _, row in chunk]
-    first = rows[0]
-    names = tuple(first) if type(first) is dict else None
-    if names is None or any(type(row) is not dict or tuple(row) != names for row in rows):
-        return ("pairs", chunk)
-    columns = [_encode_column([row[name] for row in rows]) for name in names]
-    return ("columns", keys, names, columns)
-
-
-def _decode(data: tuple[Any, ...]) -> Iterable[tuple[str, Any]]:
-    if data[0] == "pairs":
-        return data[1]  # type: ignore[no-any-return]
-    _, keys, names, columns = data
-    values = zip(*[_decode_column(kind, column) for kind, column in columns], strict=True)
-    return zip(keys, [dict(zip(names, row, strict=True)) for row in values], strict=True)
-
-
-def _spill(run: list[tuple[str, Any]], folder: str, index: int) -> str:
+def _spill(items: Iterable[bytes], folder: str, index: int, chunk_bytes: int) -> str:
+    """Write sorted ``items`` as a run file of pickled lists of about ``chunk_bytes``."""
     path = os.path.join(folder, f"run-{index:05d}.pkl")
-    # The merge holds one chunk of every run: a 32nd of a run keeps that near the budget
-    # for up to 32 runs.
-    chunk = max(64, min(_CHUNK, len(run) // 32))
     with open(path, "wb") as handle:
-        for start in range(0, len(run), chunk):
-            pickle.dump(_encode(run[start:start + chunk]), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        chunk: list[bytes] = []
+        size = 0
+        for item in items:
+            chunk.append(item)
+            size += len(item) + _HELD
+            if size >= chunk_bytes:
+                pickle.dump(chunk, handle, protocol=5)
+                chunk, size = [], 0
+        if chunk:
+            pickle.dump(chunk, handle, protocol=5)
     return path
 
 
-def _read_run(path: str) -> Iterator[tuple[str, Any]]:
+def _read_run(path: str) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         while True:
             try:
-                data = pickle.load(handle)
+                chunk = pickle.load(handle)
             except EOFError:
-                return
-            yield from _decode(data)
+                break
+            yield from chunk
+    os.unlink(path)
 
 
-def sorter(rows: Iterable[Any], key_calc: Callable[[Any], str], reverse: bool,
-           memory_budget: int) -> Iterator[Any]:
-    run: list[tuple[str, Any]] = []
+class _Runs:
+    """Sorted runs on disk, merged ``_FAN_IN`` at a time so merging stays within the budget."""
+
+    def __init__(self, reverse: bool, memory_budget: int) -> None:
+        self.reverse = reverse
+        self.chunk_bytes = max(1, memory_budget // _FAN_IN)
+        self.paths: list[str] = []
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._count = 0
+
+    def add(self, items: Iterable[bytes]) -> None:
+        self._folder = self._folder or tempfile.TemporaryDirectory(prefix="dff-sort-")
+        self.paths.append(_spill(items, self._folder.name, self._count, self.chunk_bytes))
+        self._count += 1
+
+    def merged(self) -> Iterator[bytes]:
+        while len(self.paths) > _FAN_IN:
+            group, self.paths = self.paths[:_FAN_IN], self.paths[_FAN_IN:]
+            self.add(heapq.merge(*map(_read_run, group), reverse=self.reverse))
+        return heapq.merge(*map(_read_run, self.paths), reverse=self.reverse)
+
+    def cleanup(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+
+
+def sorter(rows: Iterable[Any], key: KeySource, reverse: bool, memory_budget: int) -> Iterator[Any]:
+    """``rows`` in the order of their keys (with dataflows' row-number suffix)."""
+    codec = ItemCodec(key)
+    # Rows go in and out in blocks (generated comprehensions, no call per row), small enough
+    # next to the budget that checking it once a block keeps to it.
+    size = max(1, min(_BLOCK, memory_budget >> 14))
+    run: list[bytes] = []
     used = 0
-    per_row = 0
-    runs: list[str] = []
-    folder: tempfile.TemporaryDirectory[str] | None = None
+    runs = _Runs(reverse, memory_budget)
     try:
-        for row_num, row in enumerate(rows):
-            run.append((key_calc(row) + f"{row_num:08x}", row))
-            if row_num < 64 or row_num & 1023 == 0:  # sample sizes, cheaply
-                per_row = max(per_row, _size(row))
-            used += per_row
+        source, start = iter(rows), 0
+        while block := list(islice(source, size)):
+            items = codec.encode_block(block, start)
+            start += len(block)
+            run += items
+            used += sum(map(len, items)) + _HELD * len(items)  # what is held, measured
             if used > memory_budget and len(run) > 1:
-                run.sort(key=itemgetter(0), reverse=reverse)
-                folder = folder or tempfile.TemporaryDirectory(prefix="dff-sort-")
-                runs.append(_spill(run, folder.name, len(runs)))
+                run.sort(reverse=reverse)
+                runs.add(run)
                 run, used = [], 0
-        run.sort(key=itemgetter(0), reverse=reverse)
-        if not runs:
-            for _, row in run:
-                yield row
-            return
-        streams = [_read_run(p) for p in runs] + [iter(run)]
-        for _, row in heapq.merge(*streams, key=itemgetter(0), reverse=reverse):
-            yield row
+        run.sort(reverse=reverse)
+        if runs.paths:
+            # The last run goes to disk too: merging then holds a chunk of each run, no more.
+            runs.add(run)
+            run = []
+        items_out = runs.merged() if runs.paths else iter(run)
+        while block := list(islice(items_out, size)):
+            yield from codec.decode_block(block)
     finally:
-        if folder is not None:
-            folder.cleanup()
+        runs.cleanup()
 
 
 def sort_rows(key: Any, resources: Any = None, reverse: bool = False, batch_size: int = 1000,
               memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Callable[[Any], Iterator[Any]]:
     """Sort rows like ``dataflows.sort_rows``, in memory up to ``memory_budget`` bytes.
 
-    Past the budget (by default an eighth of the machine's or container's memory, between
-    128 MB and 1 GB: ``DEFAULT_MEMORY_BUDGET``), sorted runs are spilled to temporary files
-    and merged.
+    Rows are held as compact bytes (their values, not dicts). Past the budget (by default
+    160 MB, or an eighth of the machine's or container's memory if less, at least 16 MB:
+    ``DEFAULT_MEMORY_BUDGET``), sorted runs are spilled to temporary files and merged.
 
     Same arguments (``batch_size`` is accepted and unused) and the same order::
 
         Flow(load("cities.csv"), sort_rows("{country}{population}", memory_budget=64 << 20))
     """
-    key_calc = key_calculator(key)
+    source = key_source(key)
 
     def func(package: Any) -> Iterator[Any]:
         matcher = ResourceMatcher(resources, package.pkg)
         yield package.pkg
         for rows in package:
             if matcher.match(rows.res.name):
-                yield sorter(rows, key_calc, reverse, memory_budget)
+                yield sorter(rows, source, reverse, memory_budget)
             else:
                 yield rows
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from dataflows import Flow
 from dataflows import sort_rows as plain_sort_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataflows_factory.processors.sort import sort_rows
+from dataflows_factory.processors.sort import DEFAULT_MEMORY_BUDGET, key_source, sort_rows, sorter
 
 numbers = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
@@ -86,3 +88,115 @@ def test_budget_below_data_size_spills_and_keeps_order() -> None:
     data = [{"k": (i * 7919) % 1000, "v": f"row{i}"} for i in range(20_000)]
     assert _results(sort_rows("{k}", memory_budget=64_000), data) == \
         _results(plain_sort_rows("{k}"), data)
+
+
+# -- compact items: byte-identical output, bounded memory ------------------------------------
+
+def _table(count: int) -> list[dict[str, object]]:
+    """Rows like the benchmarks' (ints, strings, dates, Decimals), with ties, negatives, None."""
+    rows: list[dict[str, object]] = []
+    for i in range(count):
+        rows.append({
+            "id": i, "city": f"city-{(i * 7) % 97}", "country": f"C{(i * 13) % 5}",
+            "population": (i * 7919) % 2003 - 1000,
+            "date": None if i % 11 == 0 else datetime.date(2000, 1, 1 + i % 28) + datetime.timedelta(i % 900),
+            "value": None if i % 13 == 0 else Decimal(f"{(i * 37) % 2001 - 1000}.{i % 1000:03d}"),
+            "ratio": (i % 17) / 7 - 1.0,
+        })
+    return rows
+
+
+SORT_KEYS: list[object] = ["{country}{population}", "{population}", "{value}", "{date}{id}", "{ratio}",
+                           ["city", "value"], "{population:>12}", "{country}", lambda row: row["city"]]
+
+
+@pytest.mark.parametrize("key", SORT_KEYS, ids=lambda key: "callable" if callable(key) else str(key))
+def test_same_rows_as_dataflows_for_key_templates(key: object) -> None:
+    """Each key template (numbers, dates, Decimals, None, ties, a field list, a format spec,
+    a callable), both directions, in memory and with a 4 kB budget (several spilled runs):
+    dataflows' rows, values and types (repr) in dataflows' order."""
+    data = _table(250)
+    loaded = Flow([dict(r) for r in data]).results()[0][0]  # as a flow's rows arrive (floats cast)
+    for reverse in (False, True):
+        expected = [repr(r) for r in _results(plain_sort_rows(key, reverse=reverse), data)]
+        for budget in (DEFAULT_MEMORY_BUDGET, 4 << 10):
+            # The sort itself (what sort_rows runs per resource): a Flow costs more than 250 rows.
+            result = sorter([dict(r) for r in loaded], key_source(key), reverse, budget)  # type: ignore[arg-type]
+            assert [repr(r) for r in result] == expected
+
+
+def _dumped(tmp_path: Path, name: str, step: object, data: list[dict[str, object]]) -> bytes:
+    from dataflows import dump_to_path
+
+    Flow([dict(r) for r in data], step, dump_to_path(str(tmp_path / name))).process()
+    return (tmp_path / name / "res_1.csv").read_bytes()
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_dumped_csv_byte_identical_to_dataflows(tmp_path: Path, reverse: bool) -> None:
+    """The benchmarks' key, dumped: the CSV bytes equal plain dataflows' sort_rows, in memory
+    and with a 16 kB budget (spilled runs, merged)."""
+    data = _table(400)
+    key = "{country}{population}"
+    expected = _dumped(tmp_path, "plain", plain_sort_rows(key, reverse=reverse), data)
+    assert _dumped(tmp_path, "fast", sort_rows(key, reverse=reverse), data) == expected
+    assert _dumped(tmp_path, "spilled", sort_rows(key, reverse=reverse, memory_budget=16 << 10),
+                   data) == expected
+
+
+def test_small_budget_spills_many_runs_and_merges_in_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 16 kB budget spills dozens of runs, a 2 kB one more than one merge pass takes, and
+    both give dataflows' rows, values and types (repr) in dataflows' order."""
+    from dataflows_factory.processors import sort as sort_module
+
+    spilled: list[int] = []
+    real_add = sort_module._Runs.add
+
+    def counting_add(runs: object, items: object) -> None:
+        spilled.append(1)
+        real_add(runs, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sort_module._Runs, "add", counting_add)
+    data = _table(3000)
+    expected = [repr(r) for r in _results(plain_sort_rows("{date}{population}"), data)]
+    for budget, least in ((16 << 10, 20), (2 << 10, sort_module._FAN_IN + 1)):
+        spilled.clear()
+        result = _results(sort_rows("{date}{population}", memory_budget=budget), data)
+        assert [repr(r) for r in result] == expected
+        assert len(spilled) >= least
+
+
+keys_text = st.text(alphabet=st.sampled_from(["\0", "\1", "a", "b", "é", "\U0001f600", "\ud800", "0"]),
+                    max_size=5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(keys_text, max_size=40), st.booleans(), st.sampled_from([1, 1 << 30]))
+def test_items_compare_as_their_keys(texts: list[str], reverse: bool, budget: int) -> None:
+    """Keys with NUL, control, non-ASCII and surrogate characters, some prefixes of others:
+    rows come out in the string order of dataflows' keys (key + 8-hex-digit row number)."""
+    data = [{"k": text, "i": i} for i, text in enumerate(texts)]
+    expected = sorted(data, key=lambda r: f"{r['k']}{r['i']:08x}", reverse=reverse)
+    assert list(sorter(data, key_source("{k}"), reverse, budget)) == expected
+
+
+def test_rows_of_several_shapes_keep_keys_order_and_types() -> None:
+    """Rows whose fields differ in order, number or type (and a non-dict mapping row) come
+    back equal, with their own key order, in dataflows' order, in memory and spilled."""
+    from collections import OrderedDict
+
+    data: list[object] = []
+    for i in range(300):
+        shape = i % 4
+        if shape == 0:
+            data.append({"k": i % 7, "v": Decimal(i), "d": datetime.date(2020, 1, 1 + i % 28)})
+        elif shape == 1:
+            data.append({"v": f"s{i}", "k": i % 7})
+        elif shape == 2:
+            data.append({"k": i % 7, "v": datetime.datetime(2020, 1, 1, i % 24), "x": [i, {"n": i}]})
+        else:
+            data.append(OrderedDict([("k", i % 7), ("v", None)]))
+    expected = [row for _, _, row in sorted((r["k"], i, r) for i, r in enumerate(data))]  # type: ignore[index]
+    for budget in (1 << 30, 4 << 10):
+        result = list(sorter(iter(data), key_source("{k}"), False, budget))
+        assert [(type(r), repr(r)) for r in result] == [(type(r), repr(r)) for r in expected]
