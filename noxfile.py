@@ -18,9 +18,11 @@ nox.options.sessions = ["lint", "core", "airflow", "airflow_external", "prefect"
 
 PYTHON = "3.11"
 # The core suite is CPU-bound and mostly one process at a time (hypothesis in process, the
-# CLI tests waiting on one subprocess): two workers keep both cores busy. Each test file
-# stays whole on one worker, so a module's shared fixture (the bad-input corpus) runs once.
-CORE_WORKERS = ("-n", "2", "--dist", "loadfile")
+# CLI tests waiting on one subprocess): two workers keep both cores busy. Tests go to
+# whichever worker is free (a whole file per worker left one worker idle for minutes behind
+# test_cli.py); a module with a costly shared fixture (the bad-input corpus) marks its tests
+# with one xdist_group, which keeps them on one worker so the fixture runs once.
+CORE_WORKERS = ("-n", "2", "--dist", "loadgroup")
 
 
 def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> None:
@@ -40,6 +42,11 @@ def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> N
     key = hashlib.sha256(Path("pyproject.toml").read_bytes() + repr(commands).encode()).hexdigest()
     venv = Path(session.virtualenv.location)
     stamp = venv / ".dff-installed"
+    # The package is installed editable: with PYTHONDONTWRITEBYTECODE every Airflow task,
+    # CLI run and worker compiled the ~60 modules a task imports again (0.1-1 s a process by
+    # load, benchmarks/results/task_start.md). Compile them each session (only changed files;
+    # a stale file is compiled in memory as before).
+    session.run_install("python", "-m", "compileall", "-qq", "dataflows_factory")
     if stamp.is_file() and stamp.read_text() == key:
         session.log("environment up to date with pyproject.toml: nothing to install")
         return
@@ -57,7 +64,7 @@ def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> N
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff and mypy over the package (mypy sees every orchestrator's types via its extra)."""
-    install(session)
+    install(session, "lineage")  # mypy reads the OpenLineage client's types
     session.run("ruff", "check", "dataflows_factory", "tests", "examples", "benchmarks", "noxfile.py")
     session.run("mypy", "dataflows_factory")
 
@@ -66,7 +73,7 @@ def lint(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """The model, plan, step executor, store, runner, CLI, fast paths and reliability suite
     (S3 store tests need the s3 extra); no orchestrator installed."""
-    install(session, "s3")
+    install(session, "s3", "lineage")
     session.run("pytest", *CORE_WORKERS, "tests", "--ignore=tests/airflow", "--ignore=tests/prefect",
                 "--ignore=tests/dagster", "--ignore=tests/airflow_external", *session.posargs)
 
@@ -78,10 +85,15 @@ def airflow(session: nox.Session) -> None:
     # (psycopg2) and an async (asyncpg, for the API server) driver; users pick their own,
     # like their executor: the scale-out test runs CeleryExecutor (celery 5.7 dropped a
     # name the provider imports from celery.backends.database, hence the cap).
-    install(session, "airflow", "s3", also=("psycopg2-binary>=2.9", "asyncpg>=0.29",
+    install(session, "airflow", "s3", "lineage", also=("psycopg2-binary>=2.9", "asyncpg>=0.29",
                                             "apache-airflow-providers-celery>=3.10",
-                                            "celery[redis]>=5.5,<5.7"))
-    session.run("pytest", "tests/airflow", "tests/conformance", *session.posargs)
+                                            "celery[redis]>=5.5,<5.7",
+                                            # The operator's lineage facets are tested
+                                            # through the provider's own listener.
+                                            "apache-airflow-providers-openlineage>=2.0"))
+    # The lineage test also runs flows with the flows' own interpreter (the external operator).
+    session.run("pytest", "tests/airflow", "tests/conformance", *session.posargs,
+                env={"DFF_FLOWS_PYTHON": flows_python(session)})
 
 
 @nox.session(python=PYTHON)
@@ -104,7 +116,7 @@ def flows_python(session: nox.Session) -> str:
     venv = Path(".nox", "flows").resolve()
     if not (venv / "bin" / "python").is_file():
         session.run_install("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
-    _uv_install(session, venv, ("-e", ".", "dagster-pipes"),
+    _uv_install(session, venv, ("-e", ".[lineage]", "dagster-pipes"),
                 ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
     return str(venv / "bin" / "python")
 
@@ -129,7 +141,7 @@ def _uv_install(session: nox.Session, venv: Path, *commands: tuple[str, ...]) ->
 @nox.session(python=PYTHON)
 def prefect(session: nox.Session) -> None:
     """Prefect 3 flows, blocks and caching against Prefect's real local API."""
-    install(session, "prefect", "dask")
+    install(session, "prefect", "dask", "lineage")
     session.run("pytest", "tests/prefect", "tests/conformance", *session.posargs)
 
 
@@ -137,7 +149,7 @@ def prefect(session: nox.Session) -> None:
 def dagster(session: nox.Session) -> None:
     """Dagster assets, checks and resource, materialized in process, through the CLI and through
     Dagster Pipes (the flows in their own environment, which has no Dagster)."""
-    install(session, "dagster")
+    install(session, "dagster", "lineage")
     session.run("pytest", "tests/dagster", "tests/conformance", *session.posargs,
                 env={"DFF_FLOWS_PYTHON": flows_python(session)})
 
@@ -156,3 +168,23 @@ def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks (dataflows, local runner, pandas/polars/duckdb); writes RESULTS.md."""
     install(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_dpp(session: nox.Session) -> None:
+    """Case (a) on datapackage-pipelines beside plain dataflows and the local runner
+    (``benchmarks/dpp.py``; not a default session). dpp gets an environment of its own,
+    ``.nox/dpp`` (it pins old Flask and Celery); this session's runs the driver and our lines."""
+    install(session, "bench")
+    python = str(Path(".nox", "dpp", "bin", "python"))
+    session.run_install("uv", "venv", "--allow-existing", "--python", PYTHON, str(Path(".nox", "dpp")),
+                        external=True)
+    session.run_install("uv", "pip", "install", "--python", python, "datapackage-pipelines==2.2.11",
+                        external=True)
+    # dpp also pulls the old `tabulator`, which shares its module with dataflows-tabulator.
+    session.run_install("uv", "pip", "install", "--python", python, "--reinstall-package",
+                        "dataflows-tabulator", "dataflows-tabulator", external=True)
+    # Each dpp processor is a new Python: without bytecode each would compile dataflows again.
+    session.run_install(python, "-m", "compileall", "-qq", "-j", "0", str(Path(".nox", "dpp", "lib")),
+                        success_codes=[0, 1], external=True)
+    session.run("python", "-m", "benchmarks.dpp", *session.posargs)

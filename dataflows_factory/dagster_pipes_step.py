@@ -157,14 +157,18 @@ def _run(pipes: Any) -> int:
     from .adapters.pool import error_payload
     from .adapters.task import run_task_step
     from .errors import FlowExecutionError
+    from .lineage import ParentRun
 
     extras = pipes.extras
     flow, key = extras["flow"], extras["asset_key"]
     attempt = int(pipes.retry_number) + 1
+    # The Dagster run, as the parent of the step's OpenLineage events (None: lineage is off).
+    parent = extras.get("lineage_parent")
     try:
         result = run_task_step(extras["factory_ref"], flow, store=extras["store"],
                                force=bool(extras.get("force")), run_id=pipes.run_id, attempt=attempt,
-                               plan_path=extras.get("plan_path"))
+                               plan_path=extras.get("plan_path"),
+                               lineage_parent=ParentRun.from_dict(parent) if parent else None)
     except FlowExecutionError as error:
         payload = error_payload(flow, error, None)  # redacted, traceback kept apart
         pipes.log.error(payload["text"])

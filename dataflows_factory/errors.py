@@ -72,8 +72,16 @@ class NoPartitionsError(FactoryDefinitionError):
     processor = "partitions"  # where a run reports it: the flow's partitions, not its function
 
 
+class SampleStoreError(FactoryError, ValueError):
+    """A sample run (``--limit``) was pointed at the factory's real store."""
+
+
 class SourceError(FactoryError, ValueError):
     """A ``load`` source cannot be read as a table: an empty file, no header row."""
+
+
+class DocsSiteError(FactoryError, ValueError):
+    """``dff docs build`` was pointed at a folder that is not a docs site it may replace."""
 
 
 class DataError(ValueError):

@@ -40,8 +40,10 @@ from .adapters.pool import (
     worker_reference,
 )
 from .adapters.results import FAILED, SKIPPED, SUCCEEDED, StepResult, new_run_id, now
+from .adapters.sample import sample_selection, sample_store
 from .errors import FlowExecutionError
 from .factory import Factory, load_factory
+from .lineage import ParentRun, local_run
 from .store import Store
 
 __all__ = ["INTERRUPTED", "UPSTREAM_FAILED", "RunReport", "run"]
@@ -66,6 +68,8 @@ class RunReport:
     plan: list[str] = field(default_factory=list)
     interrupted: str | None = None
     """The signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), or None."""
+    limit: int | None = None
+    """A sample run's rows per source (its datasets are in a scratch store), or None."""
 
     @property
     def ok(self) -> bool:
@@ -88,6 +92,7 @@ class RunReport:
             "finished_at": self.finished_at,
             "ok": self.ok,
             "interrupted": self.interrupted,
+            "limit": self.limit,
             "plan": self.plan,
             "steps": {name: result.to_dict() for name, result in self.results.items()},
         }
@@ -103,35 +108,57 @@ def run(
     run_id: str | None = None,
     show_progress: bool | None = None,
     resume: bool = False,
+    limit: int | None = None,
+    in_process: bool = False,
+    lineage_parent: ParentRun | None = None,
 ) -> RunReport:
     """Run ``factory`` (or the ``select``-ed part of it) on this machine.
 
     ``resume=True`` runs only what the last run (of the same selection) did not finish:
     its failed flows, the flows it never reached, and their downstream.
+
+    ``limit=N`` is a sample run (:mod:`.adapters.sample`): every source hands on at most N
+    rows, the selected flows' upstream flows run too, and everything, the manifest included,
+    goes to a scratch store (``store``, default ``.dff-sample/`` beside the factory file),
+    never the factory's own. ``in_process=True`` runs the steps in threads of this process,
+    so ``breakpoint()`` in a flow stops here (with ``jobs=1``, one flow at a time).
+
+    With OpenLineage configured, the run is a run of job ``<factory>`` and the parent of
+    its steps' runs; ``lineage_parent`` (an orchestrator's task) replaces it as their parent.
+    A sample run emits nothing.
     """
     factory = load_factory(factory)
     # The Store object (not its URL) goes to the workers: it carries the credentials that
     # a URL like s3://KEY:SECRET@bucket gave, which plans and manifests never hold.
-    target = factory.store(store)
+    if limit is not None:
+        select, target = sample_selection(factory, select), sample_store(factory, store)
+    else:
+        target = factory.store(store)
     plan = factory.plan(select=select, store=target)
     if resume:
         unfinished = _unfinished(target, plan)
         plan = plan.select(unfinished) if unfinished else replace(plan, steps=())
     report = RunReport(run_id=run_id or new_run_id(), factory=factory.name,
-                       store=target.display_url, started_at=now(), plan=list(plan.names))
+                       store=target.display_url, started_at=now(), plan=list(plan.names),
+                       limit=limit)
     report.manifest = f"{target.runs_url(factory.name)}/{report.run_id}.json"
     jobs = max(1, jobs or os.cpu_count() or 1)
     units = plan.units()
-    start = start_method()
+    start: Start = "thread" if in_process else start_method()
     if start == "spawn" and worker_reference(factory) is None:
         start = "thread"  # no way for a fresh interpreter to load this factory
     with registered(factory) as key, _Stop(report.run_id, thread_steps=start == "thread") as stop, \
             _Display(units, show_progress) as display:
-        _Scheduler(plan, units, key, target, report, jobs, force, display, stop, start).run()
+        run_lineage, step_parent = (None, None) if limit is not None else local_run(
+            factory, report.run_id, lineage_parent)
+        _Scheduler(plan, units, key, target, report, jobs, force, display, stop, start,
+                   step_parent).run()
     order = [unit.id for unit in units]
     report.results = {name: report.results[name] for name in order if name in report.results}
     report.finished_at = now()
     _write_manifest(target, report)
+    if run_lineage is not None:
+        run_lineage.finish(report)
     return report
 
 
@@ -201,10 +228,12 @@ class _Scheduler:
 
     def __init__(self, plan: Plan, units: tuple[Unit, ...], key: str, store: Store,
                  report: RunReport, jobs: int, force: bool, display: _Display, stop: _Stop,
-                 start: Start) -> None:
+                 start: Start, lineage_parent: ParentRun | None = None) -> None:
         self.plan, self.key, self.store = plan, key, store
         self.report, self.jobs, self.force, self.display = report, jobs, force, display
         self.stop = stop
+        # Crosses to the workers in each Call, as a dict (plain data in every pickle).
+        self.lineage_parent = lineage_parent.to_dict() if lineage_parent is not None else None
         # A caller with threads (an orchestrator's task: a Prefect task, a Dagster op, a
         # group task) gets spawned workers: it borrows the process's shared pool, warm after
         # its first use, instead of paying `import dataflows` in fresh workers at every run.
@@ -252,7 +281,8 @@ class _Scheduler:
 
     def _submit(self, unit: Unit, attempt: int) -> None:
         call = Call(unit.id, unit.flow, unit.partition, ref=self.plan.factory_ref, key=self.key,
-                    store=self.store, force=self.force, run_id=self.report.run_id, attempt=attempt)
+                    store=self.store, force=self.force, run_id=self.report.run_id, attempt=attempt,
+                    limit=self.report.limit, lineage_parent=self.lineage_parent)
         if self.borrowed:  # long-lived workers: give them this caller's cwd, path and env
             call = replace_context(call)
         try:

@@ -138,7 +138,9 @@ def test_init_and_run_in_a_fresh_venv_with_only_pip_install(tmp_path: Path):
     """`pip install .` into a brand-new venv, then `dff init demo && cd demo && dff run`."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(ROOT)],
+    # --no-compile: byte-compiling every dependency is most of pip's time here, and what it
+    # proves (the package and its dependencies install) does not depend on it.
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-compile", str(ROOT)],
                          capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr[-2000:]
     dff_bin = str(venv / "bin" / "dff")

@@ -16,8 +16,9 @@ paths stay off, plain dataflows runs and the datasets are the same, only slower:
 
 :mod:`._versions` holds the versions; the rest is by what it touches: :mod:`._running` (the
 chain, its processors and the frames of their errors), :mod:`._loads` (``load``, tabulator
-streams, datapackage readers), :mod:`._closures` (the closures processor factories return)
-and :mod:`._dumpers`. Callers import everything from here.
+streams, datapackage readers), :mod:`._closures` (the closures processor factories return),
+:mod:`._dumpers` and :mod:`._profiles` (datapackage's profile schema checks, once per
+process). Callers import everything from here.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ from ._loads import (
 from ._running import (
     Frame,
     calls_row_functions,
+    cap_new_resources,
     error_frames,
     feed_input_rows,
     is_function_step,
+    is_source,
     library_source_file,
     pass_rows_through,
     processor_error,
@@ -50,15 +53,17 @@ from ._running import (
     processors_of,
     step_function,
     stream,
+    watch_output,
 )
 from ._versions import SUPPORTED, UnsupportedVersionWarning, installed_version, supported
 
 __all__ = ["SUPPORTED", "Frame", "UnsupportedVersionWarning", "after_process_datapackage",
-           "calls_row_functions", "closure_kind", "closure_options", "csv_dialect",
+           "calls_row_functions", "cap_new_resources", "closure_kind", "closure_options", "csv_dialect",
            "csv_format_into", "dump_resources", "dumps_plain_csv", "error_frames",
            "feed_input_rows", "file_source", "guard_load_setup", "installed_version",
-           "is_function_step", "is_plain_schema_cast", "library_source_file",
+           "is_function_step", "is_plain_schema_cast", "is_source", "library_source_file",
            "loaded_field_names", "pass_rows_through", "pending_keyed_stream",
            "preserves_missing_values", "processor_error", "processor_name", "processors_of",
            "read_package_rows_with", "reads_rows_as_parsed", "sample_rows", "step_function",
-           "stream", "supported", "table_stream", "widen_strptime_cache", "write_resource_file"]
+           "stream", "supported", "table_stream", "watch_output", "widen_strptime_cache",
+           "write_resource_file"]

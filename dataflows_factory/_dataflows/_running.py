@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +15,7 @@ from dataflows.base.exceptions import ProcessorError
 from dataflows.helpers.resource_matcher import ResourceMatcher
 from dataflows.processors.add_computed_field import process_resource as _computed_rows
 
+from ._profiles import check_profiles_once
 from ._versions import supported
 
 # ---------------------------------------------------------------- running a flow
@@ -64,6 +66,7 @@ def stream(flow: Flow, install: Callable[[DataStreamProcessor], None] | None = N
     """
     if supported():
         _check_resource_names()
+        check_profiles_once()
         # Flow._chain() links the steps and returns the last processor (each holds its
         # `source`); its _process() sets the packages up and returns the lazy DataStream.
         last = flow._chain()
@@ -124,6 +127,60 @@ def feed_input_rows(processor: Any, feed: Callable[[str, Iterable[Any]], Iterato
     # calls it once, lazily): row/rows wrappers, package functions (it becomes their
     # package's iterator) and set_type alike. An instance attribute wins over the method.
     processor.process_resources = fed
+
+
+def is_source(processor: Any) -> bool:
+    """Whether ``processor`` brings rows in: a ``load`` (a file, a URL, an upstream dataset)
+    or dataflows' loader of an iterable of rows in the flow."""
+    from dataflows import load
+
+    return isinstance(processor, load) or type(processor).__name__ == "iterable_loader"
+
+
+def cap_new_resources(processor: Any, limit: int) -> None:
+    """Make ``processor`` hand on at most ``limit`` rows of each resource it adds (the
+    resources it receives pass as they are)."""
+    original = processor.process_resources
+
+    def capped(resources: Iterable[Any], original: Any = original) -> Iterator[Any]:
+        received = 0
+
+        def counted() -> Iterator[Any]:
+            nonlocal received
+            for resource in resources:
+                received += 1
+                yield resource
+
+        # A processor's process_resources hands on the resources it received first, each
+        # after taking it, then the ones it adds (load, iterable_loader): an output that
+        # comes when every input was taken, and is not one of them, is one it adds.
+        for index, rows in enumerate(original(counted())):
+            if index < received:
+                yield rows
+            elif isinstance(rows, ResourceWrapper):
+                yield ResourceWrapper(rows.res, itertools.islice(rows, limit))
+            else:
+                yield itertools.islice(rows, limit)
+
+    # Instance attribute over the method, as in feed_input_rows: get_iterator calls it once.
+    processor.process_resources = capped
+
+
+def watch_output(processor: Any, watch: Callable[[str, Iterable[Any]], Iterator[Any]]) -> None:
+    """Make each resource ``processor`` hands on pass through ``watch(resource_name, rows)``."""
+    original = processor.process_resources
+
+    def watched(resources: Iterable[Any], original: Any = original) -> Iterator[Any]:
+        # get_iterator pairs what process_resources yields with the processor's own
+        # package resources, in order: the i-th output is datapackage.resources[i].
+        for index, rows in enumerate(original(resources)):
+            name = processor.datapackage.resources[index].name
+            if isinstance(rows, ResourceWrapper):
+                yield ResourceWrapper(rows.res, watch(name, rows))
+            else:
+                yield watch(name, rows)
+
+    processor.process_resources = watched
 
 
 # Library package functions that call a user's function (or evaluate a user's expression)

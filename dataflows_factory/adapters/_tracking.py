@@ -25,7 +25,7 @@ from ..processors.computed import computing_field
 from ..processors.dataset_reader import read_with_row_errors
 from ..store import redact
 
-__all__ = ["RowTracker", "execution_error"]
+__all__ = ["RowTracker", "execution_error", "step_name"]
 
 
 class Where(NamedTuple):
@@ -332,6 +332,11 @@ def _name(processor: Any) -> str | None:
     if isinstance(processor, load) and isinstance(flow, str):  # a DatasetStep
         return f"input {flow!r}"
     return _dataflows.processor_name(processor, type(processor).__name__)
+
+
+def step_name(processor: Any) -> str | None:
+    """How errors name the step ``processor`` (``dff trace`` names steps the same way)."""
+    return _name(processor)
 
 
 def _file_name(source: str) -> str:

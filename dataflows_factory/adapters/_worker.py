@@ -17,17 +17,18 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .._secrets import RedactingFilter, redact_value, redacting_logs
-from ..errors import FactoryError, FactoryRefError, FlowExecutionError
+from .._secrets import RedactingFilter, redacting_logs
+from ..errors import FactoryRefError, FlowExecutionError
 from ..factory import Factory, load_factory
-from ..store import Store, redact
+from ..lineage import ParentRun
+from ..store import Store
 from . import _interrupt
+from ._failure import error_payload
 
 __all__ = ["Call", "as_error", "error_payload", "execute", "main", "registered"]
 
@@ -89,6 +90,8 @@ class Call:
     force: bool = False
     run_id: str | None = None
     attempt: int = 1
+    limit: int | None = None  # a sample run: at most this many rows per source
+    lineage_parent: dict[str, Any] | None = None  # ParentRun.to_dict() of the step's parent run
     context: _Context | None = field(default=None, compare=False)
 
     def factory(self) -> Factory:
@@ -98,26 +101,6 @@ class Call:
         if self.ref is None:
             raise FactoryRefError(f"flow {self.flow!r}: no import reference to load its factory from")
         return load_factory(self.ref)
-
-
-def error_payload(flow: str, error: BaseException, partition: str | None = None) -> dict[str, Any]:
-    """A failed step as the one error payload every engine reports: one line, and the
-    traceback kept apart (for ``--debug``), both without credentials."""
-    if not isinstance(error, FlowExecutionError):
-        # A FactoryError raised while the flow function built its flow (a wrong return
-        # value, a bad table name) is a clear message already; anything else is a bug or an
-        # environment problem. Either way one line naming the flow.
-        processor = getattr(error, "processor", None) or (
-            "flow function" if isinstance(error, FactoryError) else None)
-        error = FlowExecutionError(flow, redact(str(error) or repr(error)), processor=processor,
-                                   cause_type=type(error).__name__, partition=partition)
-    elif partition is not None and error.partition is None:
-        error = error.in_partition(partition)
-    payload = error.to_dict()
-    payload["traceback"] = "".join(traceback.format_exception(error if error.__traceback__
-                                                              else error.__cause__ or error))
-    # Whole-value: a field of the error (a resource name, a partition) may hold a URL too.
-    return redact_value(payload)
 
 
 def as_error(payload: dict[str, Any]) -> FlowExecutionError:
@@ -134,10 +117,15 @@ def execute(call: Call, progress: Callable[[str, str, int], None] | None = None,
         with redacting_logs():  # in a thread of the caller, its handlers print the step's records
             result = run_step(factory or call.factory(), call.flow, store=call.store,
                               force=call.force, run_id=call.run_id, attempt=call.attempt,
-                              progress=progress, partition=call.partition)
+                              progress=progress, partition=call.partition,
+                              limit=call.limit, lineage_parent=_parent(call))
     except Exception as error:
         return {"error": error_payload(call.flow, error, call.partition)}
     return {"result": result.to_dict()}
+
+
+def _parent(call: Call) -> ParentRun | None:
+    return ParentRun.from_dict(call.lineage_parent) if call.lineage_parent else None
 
 
 class _Ship(logging.Handler):

@@ -36,12 +36,14 @@ class ExternalStepError(FactoryError, RuntimeError):
 
 def step_command(python: str, factory_ref: str, flow: str, *, outcome: str, store: str | None = None,
                  partition: str | None = None, force: bool = False, run_id: str | None = None,
-                 attempt: int = 1, plan: str | None = None) -> list[str]:
+                 attempt: int = 1, plan: str | None = None,
+                 lineage_parent: dict[str, Any] | None = None) -> list[str]:
     """The command line that runs one step with ``python`` and writes its outcome file."""
     command = [python, "-m", "dataflows_factory", "step", factory_ref, flow, "--outcome", outcome,
                "--attempt", str(attempt)]
+    parent = json.dumps(lineage_parent) if lineage_parent is not None else None
     for option, value in (("--store", store), ("--partition", partition), ("--run-id", run_id),
-                          ("--plan", plan)):
+                          ("--plan", plan), ("--lineage-parent", parent)):
         if value is not None:
             command += [option, value]
     if force:
@@ -53,12 +55,15 @@ def run_external(python: str, factory_ref: str, flow: str, *, log: Callable[[str
                  store: str | None = None, partition: str | None = None, force: bool = False,
                  run_id: str | None = None, attempt: int = 1, plan: str | None = None,
                  env: dict[str, str] | None = None, cwd: str | None = None,
-                 timeout: float | None = None) -> StepResult:
+                 timeout: float | None = None,
+                 lineage_parent: dict[str, Any] | None = None) -> StepResult:
     """Run one step with ``python`` (a virtualenv's interpreter); return its result.
 
     Every line the step prints (its log: rows, rows/s, warnings) goes to ``log``, redacted.
     A failed flow raises :class:`FlowExecutionError` exactly as in process; anything that
     kept the step from running raises :class:`ExternalStepError` with the process's last lines.
+    ``lineage_parent`` (a ``ParentRun.to_dict()``) is the run the step's OpenLineage events
+    point at.
     """
     if not os.path.isfile(python) or not os.access(python, os.X_OK):
         raise ExternalStepError(
@@ -68,7 +73,7 @@ def run_external(python: str, factory_ref: str, flow: str, *, log: Callable[[str
         outcome = os.path.join(folder, "outcome.json")
         command = step_command(python, factory_ref, flow, outcome=outcome, store=store,
                                partition=partition, force=force, run_id=run_id, attempt=attempt,
-                               plan=plan)
+                               plan=plan, lineage_parent=lineage_parent)
         tail, code = _run(command, log, env, cwd, timeout)
         data = _read(outcome)
     if data is None and code < 0:

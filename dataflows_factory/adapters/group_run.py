@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from ..errors import FactoryError
 from ..factory import Factory, load_factory
+from ..lineage import ParentRun
 from ..runner import RunReport, run
 from ..store import Store
 from .compiled import check_plan
@@ -62,13 +63,15 @@ def run_group(
     run_id: str | None = None,
     jobs: int | None = None,
     plan: Plan | None = None,
+    lineage_parent: ParentRun | None = None,
 ) -> RunReport:
     """Run ``flows`` of ``factory`` together; the report holds a result per unit.
 
     ``plan``, when the task was built from a compiled plan, is checked against the
     factory's code first (:func:`~.compiled.check_plan`). ``run_id`` names the run's
     manifest in the store; give each group of one orchestrator run its own (the group's
-    name is appended for you).
+    name is appended for you). ``lineage_parent`` is the orchestrator's run that the
+    flows' OpenLineage events point at as their parent.
     """
     loaded = load_factory(factory)
     if plan is not None:
@@ -77,7 +80,7 @@ def run_group(
         # An orchestrator's run id ("manual__2026-11-30T06:00:00+00:00") as a file name.
         run_id = _safe(f"{run_id}.{group}" if group else run_id)
     return run(loaded, select=list(flows), store=store, force=force, run_id=run_id, jobs=jobs,
-               show_progress=False)
+               show_progress=False, lineage_parent=lineage_parent)
 
 
 def _safe(text: str) -> str:

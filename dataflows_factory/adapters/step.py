@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 from dataflows import Flow
 
@@ -25,6 +26,7 @@ from .._row_shape import counts as row_shape_counts
 from ..errors import FactoryError, FlowExecutionError
 from ..factory import Factory
 from ..flow import FlowSpec
+from ..lineage import ParentRun, step_lineage
 from ..partitions import part_dataset
 from ..processors._adopt import path_dumper
 from ..store import Store, redact
@@ -36,6 +38,10 @@ from ._parts import merge_parts, parts_fingerprint
 from ._skip import reusable
 from ._tracking import RowTracker, execution_error
 from .results import FAILED, SKIPPED, SUCCEEDED, StepResult, new_run_id, now, result_of
+from .sample import cap_sources, sample_fingerprint
+
+if TYPE_CHECKING:  # importing it at run time would import openlineage
+    from ..lineage import StepLineage
 
 __all__ = ["FAILED", "SKIPPED", "SUCCEEDED", "Progress", "StepResult", "dataset_name", "new_run_id",
            "run_step", "step_fingerprint"]
@@ -53,6 +59,8 @@ def run_step(
     attempt: int = 1,
     progress: Progress | None = None,
     partition: str | None = None,
+    limit: int | None = None,
+    lineage_parent: ParentRun | None = None,
 ) -> StepResult:
     """Run one flow of a factory and publish its dataset; skip it if nothing changed.
 
@@ -62,15 +70,44 @@ def run_step(
 
     For a partitioned flow, ``partition`` runs one partition into its own part; without
     it, the parts are united into the flow's dataset (every part must exist).
+
+    ``limit`` makes a sample: each source hands on at most ``limit`` rows per resource
+    (:mod:`.sample`; give a scratch ``store``, ``runner.run(limit=)`` does).
+
+    With OpenLineage configured (:mod:`dataflows_factory.lineage`), the step emits START and
+    COMPLETE or FAIL; ``lineage_parent`` is the run it belongs to (the parent facet).
     """
     check_tabulator()
     factory, spec, target = resolve(factory_ref, flow_name, store)
     run_id = run_id or new_run_id()
+    # A sample (limit) writes to a scratch store: nothing a lineage catalog should record.
+    lineage = None if limit is not None else step_lineage(
+        factory, spec.name, store=target, run_id=run_id, attempt=attempt, partition=partition,
+        parent=lineage_parent)
+    try:
+        result = _run_unit(factory, spec, target, force=force, run_id=run_id, attempt=attempt,
+                           progress=progress, partition=partition, limit=limit, lineage=lineage)
+    except BaseException as error:
+        if lineage is not None:
+            lineage.fail(error)
+        raise
+    if lineage is not None:
+        lineage.complete(result)
+    return result
+
+
+def _run_unit(
+    factory: Factory, spec: FlowSpec, target: Store, *, force: bool, run_id: str, attempt: int,
+    progress: Progress | None, partition: str | None, limit: int | None,
+    lineage: StepLineage | None,
+) -> StepResult:
     if spec.partitions is not None and partition is None:
+        if lineage is not None:
+            lineage.start()
         return merge_parts(factory, spec, target, force=force, run_id=run_id, attempt=attempt)
     try:
         return _run_one(factory, spec, target, force=force, run_id=run_id, attempt=attempt,
-                        progress=progress, partition=partition)
+                        progress=progress, partition=partition, limit=limit, lineage=lineage)
     except FlowExecutionError as error:
         if partition is None or error.partition is not None:
             raise
@@ -79,7 +116,8 @@ def run_step(
 
 def _run_one(
     factory: Factory, spec: FlowSpec, target: Store, *, force: bool, run_id: str, attempt: int,
-    progress: Progress | None, partition: str | None,
+    progress: Progress | None, partition: str | None, limit: int | None = None,
+    lineage: StepLineage | None = None,
 ) -> StepResult:
     flow_name = spec.name
     dataset = dataset_name(factory, spec, partition)
@@ -90,6 +128,10 @@ def _run_one(
         # Concurrent runs on one store: one writer per flow, no swap under a reader.
         stack.enter_context(target.lock(factory.name, dataset, spec.upstream))
         prepared = prepare(factory, spec, target, stack, partition)
+        if lineage is not None:  # the built flow names the files and URLs it loads
+            lineage.start(prepared.flow)
+        if limit is not None:  # a sample is not the dataset: a full run never keeps it
+            prepared.fingerprint = sample_fingerprint(prepared.fingerprint, limit)
         previous = reusable(target, factory.name, dataset, prepared.fingerprint, force=force)
         if previous is not None:
             log.info("flow %r unchanged (fingerprint %s): skipped", dataset,
@@ -100,7 +142,7 @@ def _run_one(
         prepared.fetch_inputs()
         with target.staging(factory.name, dataset) as staged:
             counter = RowCounter(flow_name, progress)
-            _stream(flow_name, Flow(prepared.flow, counter.step, path_dumper(staged)))
+            _stream(flow_name, Flow(prepared.flow, counter.step, path_dumper(staged)), limit)
             descriptor = finish_descriptor(
                 staged, factory.name, flow_name, prepared.fingerprint, run_id, counter.counts,
                 extra={**_row_repairs(prepared.flow),
@@ -151,13 +193,21 @@ def _row_repairs(flow: Flow) -> dict[str, dict[str, int]]:
             if value}
 
 
-def _stream(flow_name: str, flow: Flow) -> None:
+def _stream(flow_name: str, flow: Flow, limit: int | None = None) -> None:
     # Not Flow.process(): dataflows logs and swallows CastError there; we raise everything.
     # The tracker counts the rows entering each function step, so a failing row function
     # is reported with its resource and row number (our own counter step is not blamed).
     tracker = RowTracker(ignore=("RowCounter.",))
+    install = tracker.install
+    if limit is not None:  # a sample run: each source hands on at most `limit` rows
+        cap = cap_sources(flow_name, limit)
+
+        def install(last: Any) -> None:
+            cap(last)
+            tracker.install(last)
+
     try:
-        stream(flow, tracker.install,
+        stream(flow, install,
                check=lambda descriptor: check_package(flow_name, descriptor, tracker.processors))
     except FactoryError:
         raise

@@ -11,6 +11,7 @@ import os
 
 from .._secrets import redacting_logs
 from ..factory import load_factory
+from ..lineage import ParentRun
 from ..store import Store
 from .compiled import check_plan, read_plan
 from .results import StepResult
@@ -21,15 +22,17 @@ __all__ = ["run_task_step"]
 
 def run_task_step(factory_ref: str, flow: str, *, store: str | os.PathLike[str] | Store | None = None,
                   partition: str | None = None, force: bool = False, run_id: str | None = None,
-                  attempt: int = 1, plan_path: str | None = None) -> StepResult:
+                  attempt: int = 1, plan_path: str | None = None,
+                  lineage_parent: ParentRun | None = None) -> StepResult:
     """Run ``flow`` (one ``partition`` of it, or its merge) of the factory ``factory_ref``.
 
     With ``plan_path``, a factory whose code no longer matches that compiled plan raises
-    :class:`~.compiled.StalePlanError` before anything runs.
+    :class:`~.compiled.StalePlanError` before anything runs. ``lineage_parent`` is the
+    orchestrator's run the step's OpenLineage events point at.
     """
     factory = load_factory(factory_ref)
     if plan_path is not None:
         check_plan(read_plan(plan_path), factory)
     with redacting_logs():
         return run_step(factory, flow, store=store, force=force, run_id=run_id, attempt=attempt,
-                        partition=partition)
+                        partition=partition, lineage_parent=lineage_parent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import MissingExtraError
 
-__all__ = ["DAG", "AirflowFailException", "Asset", "BaseOperator", "TaskGroup"]
+__all__ = ["DAG", "AirflowFailException", "Asset", "BaseOperator", "TaskGroup", "conf"]
 
 try:
     from airflow.sdk import DAG, Asset, BaseOperator, TaskGroup
@@ -21,3 +21,8 @@ try:
 except ImportError:  # Airflow 3.0
     from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
+
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow 3.0: the configuration still lives in the core
+    from airflow.configuration import conf  # type: ignore[no-redef]

@@ -72,14 +72,20 @@ class DataflowsExternalFlowOperator(DataflowsFlowOperator):
                       "" if self.partition is None else f" partition {self.partition!r}",
                       self.factory_ref, attempt, redact(str(self.store or "(factory default)")),
                       self.python)
+        from ._lineage import step_lineage  # the task's side only: not while the DAG file parses
+
         self._stepping = True
         try:
             # The step's lines (the flow's own log) are streamed into the task log as printed.
-            result = run_external(
-                str(self.python), self.factory_ref, self.flow, log=self.log.info,
-                store=str(self.store) if self.store else None, partition=self.partition,
-                force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
-                plan=self.plan_path or None)
+            # Under the OpenLineage provider, the step (which inherits this environment)
+            # emits nothing: the provider emits the task's events.
+            with step_lineage(context) as parent:
+                result = run_external(
+                    str(self.python), self.factory_ref, self.flow, log=self.log.info,
+                    store=str(self.store) if self.store else None, partition=self.partition,
+                    force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
+                    plan=self.plan_path or None,
+                    lineage_parent=parent.to_dict() if parent is not None else None)
         except FlowExecutionError as error:
             # The same failure as in process: one line naming flow and processor, retried.
             # The traceback from the other interpreter is a note, not a cause.
@@ -95,6 +101,16 @@ class DataflowsExternalFlowOperator(DataflowsFlowOperator):
             self.log.info("flow %r skipped (unchanged): the task succeeds, downstream tasks run, "
                           "XCom status is 'skipped'", self.flow)
         return result.to_dict()
+
+    def get_openlineage_facets_on_start(self) -> None:
+        """No datasets: naming them needs the factory, which this environment cannot import
+        (the provider's events still record the task; without the provider the step emits
+        its own events, datasets included)."""
+        return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> None:
+        """No datasets, as at start."""
+        return None
 
     def on_kill(self) -> None:
         """Stop the step's process with the task, so that it publishes nothing afterwards.

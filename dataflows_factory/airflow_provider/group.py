@@ -44,6 +44,8 @@ class DataflowsGroupOperator(BaseOperator):  # type: ignore[misc]
 
     template_fields: Sequence[str] = ("factory_ref", "store", "force", "plan_path")
     ui_color = "#c5e0b4"
+    # Every unit's result, for the OpenLineage provider's COMPLETE or FAIL event.
+    _lineage_results: dict[str, StepResult] | None = None
 
     def __init__(
         self,
@@ -71,17 +73,21 @@ class DataflowsGroupOperator(BaseOperator):  # type: ignore[misc]
         # Imported here, not at module level: parsing a DAG file must not import dataflows.
         from ..adapters.compiled import read_plan
         from ..adapters.group_run import GroupError, run_group
+        from ._lineage import step_lineage
 
         self.log.info("group %r: flows %s of %s, store %s", self.group, ", ".join(self.flows),
                       self.factory_ref, redact(str(self.store or "(factory default)")))
         try:
             plan = read_plan(self.plan_path) if self.plan_path else None
-            report = run_group(self.factory_ref, self.flows, group=self.group,
-                               store=self.store or None, force=_as_bool(self.force),
-                               run_id=str(context["run_id"]), jobs=self.jobs, plan=plan)
+            with step_lineage(context) as parent:
+                report = run_group(self.factory_ref, self.flows, group=self.group,
+                                   store=self.store or None, force=_as_bool(self.force),
+                                   run_id=str(context["run_id"]), jobs=self.jobs, plan=plan,
+                                   lineage_parent=parent)
         except (FactoryDefinitionError, FactoryRefError, SelectionError, StalePlanError) as error:
             # A broken factory, or a plan its code left behind, stays broken: no retries.
             raise AirflowFailException(f"group {self.group!r}: {redact(str(error))}") from None
+        self._lineage_results = dict(report.results)
         for unit, result in report.results.items():
             self._log_result(unit, result)
         results = {unit: result.to_dict() for unit, result in report.results.items()}
@@ -92,6 +98,22 @@ class DataflowsGroupOperator(BaseOperator):  # type: ignore[misc]
             # whose text Airflow would log unredacted.
             raise GroupError(self.group, report) from None
         return results
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The OpenLineage provider's START datasets: what the group's flows read from
+        outside the group, and their output datasets; see :mod:`._lineage`."""
+        from ._lineage import operator_lineage
+
+        return operator_lineage(self.factory_ref, [(flow, None) for flow in self.flows],
+                                store=self.store or None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The provider's COMPLETE (and FAIL) datasets: each flow that finished with its
+        schema, row count, bytes and content hash."""
+        from ._lineage import operator_lineage
+
+        return operator_lineage(self.factory_ref, [(flow, None) for flow in self.flows],
+                                store=self.store or None, results=self._lineage_results)
 
     def _log_result(self, unit: str, result: StepResult) -> None:
         """One line per flow, as its own task would have logged it."""

@@ -15,8 +15,8 @@ from typing import Any
 
 from .._secrets import redact
 from ..adapters.compiled import StalePlanError
-from ..adapters.plan import Plan
-from ..adapters.results import SKIPPED
+from ..adapters.plan import Plan, unit_id
+from ..adapters.results import SKIPPED, StepResult
 from ..errors import FactoryDefinitionError, FactoryRefError, FlowExecutionError, SelectionError
 from ._compat import AirflowFailException, BaseOperator
 from ._ids import task_id_for
@@ -55,6 +55,8 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
 
     template_fields: Sequence[str] = ("factory_ref", "store", "force", "plan_path")
     ui_color = "#d9ecd0"
+    # What execute() published, for the OpenLineage provider's COMPLETE event (same process).
+    _lineage_results: dict[str, StepResult] | None = None
 
     def __init__(
         self,
@@ -93,17 +95,22 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
                       "" if self.partition is None else f" partition {self.partition!r}",
                       self.factory_ref, attempt, redact(str(self.store or "(factory default)")))
         # Imported here, not at module level: parsing a DAG file must not import dataflows.
-        from ..adapters.pool import as_error, error_payload
         from ..adapters.task import run_task_step
+        from ._lineage import step_lineage
 
         try:
             # The step runs in this process: its records go to Airflow's task log handlers.
-            result = run_task_step(
-                self.factory_ref, self.flow, store=self.store or None,
-                force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
-                partition=self.partition, plan_path=self.plan_path or None,
-            )
+            with step_lineage(context) as parent:
+                result = run_task_step(
+                    self.factory_ref, self.flow, store=self.store or None,
+                    force=_as_bool(self.force), run_id=str(context["run_id"]), attempt=attempt,
+                    partition=self.partition, plan_path=self.plan_path or None,
+                    lineage_parent=parent,
+                )
         except FlowExecutionError as error:
+            # Only a failing task needs the worker pool's error helpers (and the pool's imports).
+            from ..adapters.pool import as_error, error_payload
+
             # Airflow logs the exception it gets with its chained causes, whose messages
             # may hold credentials: it gets the step's error payload instead, redacted, with
             # the traceback as a note and no cause.
@@ -120,7 +127,24 @@ class DataflowsFlowOperator(BaseOperator):  # type: ignore[misc]
         if result.status == SKIPPED:
             self.log.info("flow %r skipped (unchanged): the task succeeds, downstream tasks run, "
                           "XCom status is 'skipped'", self.flow)
+        self._lineage_results = {unit_id(self.flow, self.partition): result}
         return result.to_dict()
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The OpenLineage provider's START datasets: the flow's inputs (upstream datasets,
+        loaded files) and its output dataset; see :mod:`._lineage`."""
+        from ._lineage import operator_lineage
+
+        return operator_lineage(self.factory_ref, [(self.flow, self.partition)],
+                                store=self.store or None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The provider's COMPLETE (and FAIL) datasets: the start's, the output with the
+        schema, row count, bytes and content hash of the dataset the task published."""
+        from ._lineage import operator_lineage
+
+        return operator_lineage(self.factory_ref, [(self.flow, self.partition)],
+                                store=self.store or None, results=self._lineage_results)
 
 
 def _as_bool(value: bool | str) -> bool:

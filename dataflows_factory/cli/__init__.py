@@ -9,9 +9,11 @@ from __future__ import annotations
 import click
 
 from .browse import graph, inspect, list_flows, processors, validate
+from .docs import docs
 from .project import init
 from .running import run
 from .steps import compile_plan, step
+from .trace import trace
 
 __all__ = ["main"]
 
@@ -25,5 +27,7 @@ def main(debug: bool) -> None:
     """Run factories of dataflows flows: locally, or compiled to an orchestrator."""
 
 
-for _command in (init, run, graph, compile_plan, step, list_flows, inspect, processors, validate):
+for _command in (init, run, graph, compile_plan, step, list_flows, inspect, processors, validate,
+                 trace):
     main.add_command(_command)
+main.add_command(docs)

@@ -38,15 +38,27 @@ __all__ = ["run"]
 @click.option("--resume", is_flag=True,
               help="Run only the flows the last run did not finish (failed, not reached) and "
                    "their downstream.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Sample run: every source yields at most N rows; the selected flows' "
+                   "upstream run too; datasets go to a scratch store (--store, default "
+                   ".dff-sample/ beside the factory), never the factory's own.")
 @handle_errors
 def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, store: str | None,
-        progress: bool | None, as_json: bool, resume: bool) -> None:
-    """Run the factory in FILE (default: factory.py) on this machine."""
+        progress: bool | None, as_json: bool, resume: bool, limit: int | None) -> None:
+    """Run the factory in FILE (default: factory.py) on this machine.
+
+    With `dff --debug run --jobs 1`, flows run one at a time in this process, with no
+    progress bars: a breakpoint() in a flow stops here, in pdb.
+    """
     from ..runner import run as run_factory
 
     factory = load_factory(target)
+    # --debug --jobs 1: the steps run in this process, so pdb reads this terminal; progress
+    # bars would redraw over its prompt.
+    in_process = debug_enabled() and jobs == 1
     report = run_factory(factory, select=list(select) or None, jobs=jobs, force=force, store=store,
-                         show_progress=progress, resume=resume)
+                         show_progress=False if in_process else progress, resume=resume,
+                         limit=limit, in_process=in_process)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -71,7 +83,12 @@ def run(target: str, select: tuple[str, ...], jobs: int | None, force: bool, sto
 
 
 def _print_summary(report: Any) -> None:
-    table = Table(title=f"factory {report.factory} · run {report.run_id}", title_justify="left")
+    title = f"factory {report.factory} · run {report.run_id}"
+    caption = None
+    if report.limit is not None:
+        title += f" · sample run: at most {report.limit:,} rows per source"
+        caption = "sample run: datasets in a scratch store (below), not the factory's store"
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     notes = {unit: _row_notes(result) for unit, result in report.results.items()}
     columns = ["flow", "status", "rows", "time", "rows/s", "attempts"]
     for column in columns + (["notes"] if any(notes.values()) else []):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
@@ -21,6 +23,9 @@ from ._common import (
     store_option,
     target_argument,
 )
+
+if TYPE_CHECKING:
+    from ..lineage import ParentRun
 
 __all__ = ["compile_plan", "step"]
 
@@ -60,9 +65,13 @@ def compile_plan(target: str, output: str | None, select: tuple[str, ...], store
               help="Fail when the factory's code no longer matches this compiled plan.")
 @click.option("--outcome", metavar="FILE", default=None,
               help="Also write the result, or the error, as JSON to FILE (for the caller).")
+@click.option("--lineage-parent", metavar="JSON", default=None,
+              help="The orchestrator's run this step belongs to, as the parent of its OpenLineage "
+                   'events: {"namespace": ..., "job": ..., "run_id": ..., "root": {...}}.')
 @handle_errors
 def step(target: str, flow: str, partition: str | None, store: str | None, force: bool,
-         run_id: str | None, attempt: int, plan_path: str | None, outcome: str | None) -> None:
+         run_id: str | None, attempt: int, plan_path: str | None, outcome: str | None,
+         lineage_parent: str | None) -> None:
     """Run one flow (or one partition) in this process, as an orchestrator task does."""
     from ..adapters import _interrupt
     from ..adapters.external import write_outcome
@@ -75,7 +84,8 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
     try:
         _check_step(target, flow, partition)
         result = run_task_step(target, flow, store=store, partition=partition, force=force,
-                               run_id=run_id, attempt=attempt, plan_path=plan_path)
+                               run_id=run_id, attempt=attempt, plan_path=plan_path,
+                               lineage_parent=_parent(lineage_parent))
     except FlowExecutionError as error:
         from ..adapters.pool import error_payload
 
@@ -106,6 +116,20 @@ def step(target: str, flow: str, partition: str | None, store: str | None, force
     unit = f"flow {flow!r}" + (f" partition {partition!r}" if partition is not None else "")
     errors.print(f"{unit}: {result.status}, {rows}, {result.duration:.2f} s -> "
                  f"{redact(result.dataset_uri)}", highlight=False, soft_wrap=True)
+
+
+def _parent(text: str | None) -> ParentRun | None:
+    """``--lineage-parent``: the JSON of a :class:`ParentRun` (what ``ParentRun.to_dict`` gives)."""
+    from ..lineage import ParentRun
+
+    if not text:
+        return None
+    try:
+        return ParentRun.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.BadParameter(f"not a parent run ({error}): give the JSON of "
+                                 '{"namespace", "job", "run_id"[, "root"]}',
+                                 param_hint="--lineage-parent") from None
 
 
 def _check_step(target: str, flow: str, partition: str | None) -> None:

@@ -33,6 +33,7 @@ from ._compat import (
     PipesTempFileMessageReader,
 )
 from ._context import text
+from ._lineage import run_parent
 from .builder import (
     CHECK_NAME,
     FACTORY_KEY,
@@ -99,6 +100,9 @@ def _run(context: Any, resource: Any, python: str) -> Iterator[Any]:
                   "store": store, "force": resource.force, "preview_rows": resource.preview_rows,
                   "plan_path": plan_path,
                   "check": AssetCheckKey(key, CHECK_NAME) in context.selected_asset_check_keys}
+        parent = run_parent(context)
+        if parent is not None:
+            extras["lineage_parent"] = parent.to_dict()
         try:
             invocation = PipesSubprocessClient(message_reader=reader).run(
                 command=[python, "-m", STEP_MODULE], context=context, extras=extras)

@@ -26,6 +26,7 @@ from ._compat import (
     PydanticField,
 )
 from ._context import blocking, selected
+from ._lineage import run_parent
 from ._logs import forward_logs
 from ._metadata import check_result, materialization_metadata, merge_metadata
 from ._partitions import dataset_of, partition_value
@@ -143,7 +144,8 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         name = group or context.op_def.name
         with redacting_logs():
             report = run_group(factory, [flow for flow, _ in targets], group=name, store=store,
-                               force=self.force, run_id=context.run_id, plan=compiled)
+                               force=self.force, run_id=context.run_id, plan=compiled,
+                               lineage_parent=run_parent(context))
         for flow, key in targets:
             result = report.results.get(flow)
             if result is None or result.status not in (SUCCEEDED, SKIPPED):
@@ -176,7 +178,7 @@ class FactoryResource(ConfigurableResource):  # type: ignore[misc,type-arg]
             with redacting_logs():
                 return run_step(factory, flow, store=store, force=self.force,
                                 run_id=context.run_id, attempt=context.retry_number + 1,
-                                partition=partition)
+                                partition=partition, lineage_parent=run_parent(context))
         except FlowExecutionError as error:
             raise as_error(error_payload(flow, error, partition)) from None
 

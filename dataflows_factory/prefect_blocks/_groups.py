@@ -19,6 +19,7 @@ from ..adapters.results import SKIPPED, SUCCEEDED
 from ..factory import Factory
 from ..store import Store
 from ._compat import Task, get_run_logger, task
+from ._lineage import task_parent
 from .tasks import PrefectTranslator, _forward_logs, publish_artifacts
 
 __all__ = ["group_step", "make_group_task", "run_group_task", "task_units"]
@@ -83,7 +84,7 @@ def run_group_task(
 
     with _forward_logs(get_run_logger()):
         report = run_group(factory, flows, group=group, store=store, force=force, run_id=run_id,
-                           plan=plan)
+                           plan=plan, lineage_parent=task_parent())
     for result in report.results.values():
         if result.status in (SUCCEEDED, SKIPPED):
             publish_artifacts(result)

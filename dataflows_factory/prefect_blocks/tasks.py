@@ -34,6 +34,7 @@ from ._compat import (
     task,
 )
 from ._keys import artifact_key
+from ._lineage import task_parent
 
 __all__ = ["PrefectTranslator", "publish_artifacts", "run_flow_task"]
 
@@ -111,8 +112,9 @@ def run_flow_task(
     # run_count is 1 on the first try and grows with each Prefect retry.
     attempt = max(1, int(context.task_run.run_count)) if context is not None else 1
     logger = get_run_logger()
+    parent = task_parent()  # this task run, child of the flow run: the steps' lineage parent
     call = Call(unit_id(flow, partition), flow, partition, store=store, force=force, run_id=run_id,
-                attempt=attempt)
+                attempt=attempt, lineage_parent=parent.to_dict() if parent is not None else None)
     with _forward_logs(logger):
         # In a worker process, the step's records are re-emitted in this thread, so the
         # handler below forwards them alike.

@@ -17,6 +17,9 @@ from _dff import Forks, dff
 
 from dataflows_factory.processors import registry
 
+# The module's shared fixture runs once: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bad-input-corpus")
+
 CASES_DIR = Path(__file__).parent / "cases"
 CASES: list[dict[str, Any]] = tomllib.loads((CASES_DIR / "cases.toml").read_text())["case"]
 STORE_COMMANDS = ("run", "list", "inspect", "validate")

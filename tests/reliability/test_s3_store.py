@@ -18,6 +18,9 @@ from dataflows_factory.adapters.step import run_step
 from dataflows_factory.runner import run
 from dataflows_factory.store import Store
 
+# The module's shared fixture runs once: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("s3-store")
+
 KEY, SECRET = "AKIDTESTKEY", "s3cr3t-Pa55word"
 
 FACTORY = '''
