@@ -108,6 +108,21 @@ def by_job(events: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def step_parents(events: Iterable[dict[str, Any]], flows: Iterable[str],
+                 factory: str = "world") -> dict[str, list[dict[str, Any]]]:
+    """The parent facets of each flow's step events, after checking that the flow emitted
+    START then COMPLETE and that every one of those events is valid."""
+    jobs = by_job(events)
+    parents: dict[str, list[dict[str, Any]]] = {}
+    for flow in flows:
+        steps = jobs[f"{factory}.{flow}"]
+        assert [event["eventType"] for event in steps] == ["START", "COMPLETE"], flow
+        for event in steps:
+            validate_event(event)
+        parents[flow] = [event["run"]["facets"]["parent"] for event in steps]
+    return parents
+
+
 class Receiver:
     """An OpenLineage HTTP endpoint on 127.0.0.1: collects the events POSTed to
     ``/api/v1/lineage`` (the client's default endpoint) while the block runs."""

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -37,46 +38,49 @@ def trace(target: str, flow: str, rows: int, resources: tuple[str, ...], partiti
     from ..adapters.trace import trace_flow
 
     result = trace_flow(load_factory(target), flow, rows=rows, store=store, partition=partition)
+    # In a terminal, tables fit its width (long cells fold); into a file or a pipe (a CI log,
+    # `| less -S`, a test) every row stays whole on one line, whatever $COLUMNS says.
+    out = console if console.is_terminal else Console(markup=False, width=1 << 20)
     title = f"trace of flow {flow!r}" + (f", partition {result.partition!r}"
                                           if result.partition is not None else "")
-    console.print(Text(title, style="bold"), highlight=False)
+    out.print(Text(title, style="bold"), highlight=False)
     shown: dict[str, Any] = {}  # resource -> (schema, rows) as last shown
     for step in result.steps:
-        _print_step(step, set(resources), shown)
+        _print_step(out, step, set(resources), shown)
     if result.ok:
         sys.exit(0)
     if result.failed is not None:
-        console.print(Text(f"step #{result.failed.position} {result.failed.name}: failed",
+        out.print(Text(f"step #{result.failed.position} {result.failed.name}: failed",
                            style="bold red"), highlight=False)
     if result.failing_row is not None:
-        console.print(Text(f"  the row it failed on ({_where(result.error or {})}), as the "
-                           "step before handed it on:"), highlight=False)
-        console.print(_row_table(result.failing_row))
+        out.print(Text(f"  the row it failed on ({_where(result.error or {})}), as the "
+                           "step before handed it on:"), highlight=False, soft_wrap=True)
+        out.print(_row_table(result.failing_row))
     error_line((result.error or {}).get("text", "the flow failed"))
     sys.exit(1)
 
 
-def _print_step(step: Any, wanted: set[str], shown: dict[str, Any]) -> None:
-    console.print(Text(f"step #{step.position} {step.name}", style="bold cyan"), highlight=False)
+def _print_step(out: Console, step: Any, wanted: set[str], shown: dict[str, Any]) -> None:
+    out.print(Text(f"step #{step.position} {step.name}", style="bold cyan"), highlight=False)
     for resource in sorted(wanted - set(step.schema)):
-        console.print(Text(f"  {resource}: not in the package after this step", style="dim"),
+        out.print(Text(f"  {resource}: not in the package after this step", style="dim"),
                       highlight=False)
     for resource, fields in step.schema.items():
         if wanted and resource not in wanted:
             continue
         rows = step.rows.get(resource, [])
         if shown.get(resource) == (fields, rows):
-            console.print(Text(f"  {resource}: unchanged", style="dim"), highlight=False)
+            out.print(Text(f"  {resource}: unchanged", style="dim"), highlight=False)
             continue
         shown[resource] = (fields, rows)
-        console.print(Text(f"  {resource}: {len(fields)} field(s), first {len(rows)} row(s)"),
+        out.print(Text(f"  {resource}: {len(fields)} field(s), first {len(rows)} row(s)"),
                       highlight=False)
         table = Table()
         for name, kind in fields:
             table.add_column(Text(f"{name}\n{kind}"), overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(name)) for name, _ in fields))
-        console.print(table)
+        out.print(table)
 
 
 def _where(error: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ dataset and event functions import the client on first use.
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
@@ -87,28 +88,29 @@ def step_lineage(factory: Factory, flow: str, *, store: Store, run_id: str, atte
                  partition: str | None = None, parent: ParentRun | None = None) -> StepLineage | None:
     """The step's :class:`StepLineage`, or None when lineage is not enabled (nothing imported)
     or the ``lineage`` extra is missing (a warning says which line installs it)."""
-    if not enabled():
-        return None
-    try:
-        from ._step import StepLineage
-    except ImportError as error:
-        _missing(error)
-        return None
-    return StepLineage(factory, flow, store=store, run_id=run_id, attempt=attempt,
-                       partition=partition, parent=parent)
+    step = _events_module()
+    return None if step is None else step.StepLineage(
+        factory, flow, store=store, run_id=run_id, attempt=attempt, partition=partition, parent=parent)
 
 
 def factory_lineage(factory: Factory, run_id: str,
                     parent: ParentRun | None = None) -> FactoryLineage | None:
     """The local run's :class:`FactoryLineage`, or None as for :func:`step_lineage`."""
+    step = _events_module()
+    return None if step is None else step.FactoryLineage(factory, run_id, parent)
+
+
+def _events_module() -> ModuleType | None:
+    """:mod:`._step` (which imports the OpenLineage client) when lineage is enabled and the
+    ``lineage`` extra is installed; None otherwise."""
     if not enabled():
         return None
     try:
-        from ._step import FactoryLineage
+        from . import _step
     except ImportError as error:
         _missing(error)
         return None
-    return FactoryLineage(factory, run_id, parent)
+    return _step
 
 
 def local_run(factory: Factory, run_id: str, parent: ParentRun | None = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, materialize
-from lineage_support import by_job, file_transport, read_events, validate_event
+from lineage_support import by_job, file_transport, read_events, step_parents
 
 from dataflows_factory import Factory
 from dataflows_factory.adapters.compiled import compile_plan, write_plan
@@ -36,12 +36,8 @@ def test_each_step_emits_start_and_complete_with_the_dagster_run_as_parent(
     assert result.success
     jobs = by_job(read_events(events))
     assert sorted(jobs) == sorted(f"world.{flow}" for flow in FLOWS)
-    for flow in FLOWS:
-        steps = jobs[f"world.{flow}"]
-        assert [event["eventType"] for event in steps] == ["START", "COMPLETE"]
-        for event in steps:
-            validate_event(event)
-            parent = event["run"]["facets"]["parent"]
+    for parents in step_parents(read_events(events), FLOWS).values():
+        for parent in parents:
             job = (parent["job"]["namespace"], parent["job"]["name"])
             assert job == ("dagster", result.dagster_run.job_name)
             assert parent["run"]["runId"] == result.run_id
@@ -65,10 +61,5 @@ def test_a_pipes_step_names_the_dagster_run_as_parent(project: Path, world: Fact
                          resources={"dff": FactoryResource(store=str(tmp_path / "pipes-store"))})
 
     assert result.success
-    jobs = by_job(read_events(events))
-    for flow in FLOWS:
-        steps = jobs[f"world.{flow}"]
-        assert [event["eventType"] for event in steps] == ["START", "COMPLETE"]
-        for event in steps:
-            validate_event(event)
-            assert event["run"]["facets"]["parent"]["run"]["runId"] == result.run_id
+    for parents in step_parents(read_events(events), FLOWS).values():
+        assert [parent["run"]["runId"] for parent in parents] == [result.run_id] * 2

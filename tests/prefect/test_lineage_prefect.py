@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lineage_support import by_job, file_transport, read_events, validate_event
+from lineage_support import by_job, file_transport, read_events, step_parents
 
 from dataflows_factory.prefect_blocks import build_flow
 
@@ -25,12 +25,8 @@ def test_each_step_emits_start_and_complete_with_its_task_run_as_parent(
     runs = api.task_runs(state)
     flow_run_id = str(state.state_details.flow_run_id)
     jobs = by_job(read_events(events))
-    for name in NAMES:
-        steps = jobs[f"world.{name}"]
-        assert [event["eventType"] for event in steps] == ["START", "COMPLETE"]
-        for event in steps:
-            validate_event(event)
-            parent = event["run"]["facets"]["parent"]
+    for name, parents in step_parents(read_events(events), NAMES).items():
+        for parent in parents:
             assert (parent["job"]["namespace"], parent["job"]["name"]) == ("prefect", f"world.{name}")
             assert parent["run"]["runId"] == str(runs[name].id)
             assert (parent["root"]["job"]["namespace"], parent["root"]["job"]["name"]) == ("prefect", "world")
@@ -51,13 +47,8 @@ def test_a_group_task_is_the_parent_of_its_flows(world_file: Path, tmp_path: Pat
 
     assert state.is_completed()
     [task_run] = api.task_runs(state).values()
-    jobs = by_job(read_events(events))
-    assert sorted(jobs) == sorted(f"world.{name}" for name in NAMES)
-    for name in NAMES:
-        steps = jobs[f"world.{name}"]
-        assert [event["eventType"] for event in steps] == ["START", "COMPLETE"]
-        for event in steps:
-            validate_event(event)
-            parent = event["run"]["facets"]["parent"]
+    assert sorted(by_job(read_events(events))) == sorted(f"world.{name}" for name in NAMES)
+    for parents in step_parents(read_events(events), NAMES).values():
+        for parent in parents:
             assert (parent["job"]["name"], parent["run"]["runId"]) == ("world.world", str(task_run.id))
             assert parent["root"]["run"]["runId"] == str(state.state_details.flow_run_id)
