@@ -24,7 +24,14 @@ process). Callers import everything from here.
 from __future__ import annotations
 
 from ._closures import closure_kind, closure_options, is_plain_schema_cast, widen_strptime_cache
-from ._dumpers import csv_format_into, dump_resources, dumps_plain_csv, write_resource_file
+from ._dumpers import (
+    ResourceFile,
+    counted_rows,
+    csv_format_into,
+    dump_resources,
+    dumps_plain_csv,
+    record_row_count,
+)
 from ._loads import (
     after_process_datapackage,
     csv_dialect,
@@ -57,13 +64,14 @@ from ._running import (
 )
 from ._versions import SUPPORTED, UnsupportedVersionWarning, installed_version, supported
 
-__all__ = ["SUPPORTED", "Frame", "UnsupportedVersionWarning", "after_process_datapackage",
-           "calls_row_functions", "cap_new_resources", "closure_kind", "closure_options", "csv_dialect",
+__all__ = ["SUPPORTED", "Frame", "ResourceFile", "UnsupportedVersionWarning", "after_process_datapackage",
+           "calls_row_functions", "cap_new_resources", "closure_kind", "closure_options",
+           "counted_rows", "csv_dialect",
            "csv_format_into", "dump_resources", "dumps_plain_csv", "error_frames",
            "feed_input_rows", "file_source", "guard_load_setup", "installed_version",
            "is_function_step", "is_plain_schema_cast", "is_source", "library_source_file",
            "loaded_field_names", "pass_rows_through", "pending_keyed_stream",
            "preserves_missing_values", "processor_error", "processor_name", "processors_of",
-           "read_package_rows_with", "reads_rows_as_parsed", "sample_rows", "step_function",
-           "stream", "supported", "table_stream", "watch_output", "widen_strptime_cache",
-           "write_resource_file"]
+           "read_package_rows_with", "reads_rows_as_parsed", "record_row_count",
+           "sample_rows", "step_function",
+           "stream", "supported", "table_stream", "watch_output", "widen_strptime_cache"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Iterator
+import operator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -44,27 +45,31 @@ _DATE_FORMAT = CSVFormat.SERIALIZERS["date"](date(2000, 1, 2)) == "2000-01-02"
 class _CSVWriter:
     """Writes rows as ``CSVFormat`` does; rows it can't prove simple go to a real one.
 
-    ``write_row`` is compiled per schema: it reads the row's values in header order and
-    hands them to ``csv.writer`` as they are where ``CSVFormat`` would write ``str(value)``
-    (the C writer calls ``str()`` on them itself and writes ``None`` as an empty field),
-    and through the field's serializer otherwise.
+    The text goes to ``parts`` (``take()`` joins it), so a file is written a block at a
+    time. ``write_block(rows, start)`` is compiled per schema: it reads each row's values in
+    header order and hands them to ``csv.writer`` as they are where ``CSVFormat`` would
+    write ``str(value)`` (the C writer calls ``str()`` on them itself and writes ``None`` as
+    an empty field), and through the field's serializer otherwise; a block with any row it
+    can't vouch for is written row by row (``write_row(row, index)``) instead, exactly.
 
-    With ``validate`` (the resource's name), ``write_row`` also does the dumper's schema
+    With ``validate`` (the resource's name), writing also does the dumper's schema
     validation (``fast_schema_validator``, whose errors it raises with the row's index): a
     row whose values all have their field's cast type already (or are ``None``) is written
     as it is; any other row is cast in place first, exactly as the validator would.
     """
 
-    def __init__(self, file: Any, schema: Any, validate: str | None = None) -> None:
+    def __init__(self, schema: Any, validate: str | None = None) -> None:
         self.headers = [f.name for f in schema.fields]
-        writer = csv.writer(file)  # DictWriter's dialect: excel, "\r\n"
+        self.parts: list[str] = []
+        sink = _Sink(self.parts.append)
+        writer = csv.writer(sink)  # DictWriter's dialect: excel, "\r\n"
         writer.writerow(self.headers)
-        # The exact fallback: a real CSVFormat writing to the same file.
-        self.slow = _dataflows.csv_format_into(file, schema)
+        # The exact fallback: a real CSVFormat writing to the same place.
+        self.slow = _dataflows.csv_format_into(sink, schema)
         missing = schema.descriptor.get("missingValues", [])
         strings_only = all(isinstance(m, str) for m in missing)
-        namespace: dict[str, Any] = {"writerow": writer.writerow, "slow": self.slow.write_row,
-                                     "date": date}
+        namespace: dict[str, Any] = {"writerow": writer.writerow, "writerows": writer.writerows,
+                                     "slow": self.slow.write_row, "date": date}
         values = []
         for i, f in enumerate(schema.fields):
             serializer = CSVFormat.SERIALIZERS.get(f.type, str)
@@ -78,46 +83,48 @@ class _CSVWriter:
                               f"else s{i}(v{i}))")
             else:
                 values.append(f"s{i}(v{i})")
-        names = ", ".join(f"v{i}" for i in range(len(self.headers)))
+        count = len(self.headers)
+        names = ", ".join(f"v{i}" for i in range(count))
         keys = ", ".join(f"row[{h!r}]" for h in self.headers)
-        write = f"    writerow(({', '.join(values)},))"
+        out = f"({', '.join(values)},)"
         lines = [
             "def write_cast(row):",
-            f"    if len(row) != {len(self.headers)}:",
+            f"    if len(row) != {count}:",
             "        return slow(row)  # raises KeyError on extra keys, as CSVFormat does",
             "    try:",
             f"        {names}, = {keys},",
             "    except KeyError:",
             "        return slow(row)",
-            write,
+            f"    writerow({out})",
         ]
-        entry = "write_cast"
-        if validate is not None:
-            entry = "write_row"
-            checks = []
+        checks = "True"
+        if validate is None:
+            lines += ["def write_row(row, index):", "    write_cast(row)"]
+        else:
+            tests = []
             for i, (_, _, fast) in enumerate(field_casters(schema)):
                 if fast is None:
-                    checks.append("False")  # a field with options or constraints: always cast
+                    tests.append("False")  # a field with options or constraints: always cast
                     continue
                 namespace[f"T{i}"] = fast.keep
                 namespace[f"M{i}"] = fast.missing
-                checks.append(f"(v{i} is None or {kept(fast, f'v{i}', i)})")
-            namespace.update(cast_row=row_caster(schema), count=itertools.count(),
-                             CastError=CastError, ValidationError=ValidationError, name=validate)
+                tests.append(f"(v{i} is None or {kept(fast, f'v{i}', i)})")
+            checks = " and ".join(tests) or "True"
+            namespace.update(cast_row=row_caster(schema), CastError=CastError,
+                             ValidationError=ValidationError, name=validate)
             # The row caster's own test on the values just read: when it holds for every
             # field, casting would change nothing, and the row is written as it is.
             lines += [
-                "def write_row(row):",
-                "    index = next(count)",
-                f"    if len(row) != {len(self.headers)}:",
+                "def write_row(row, index):",
+                f"    if len(row) != {count}:",
                 "        return cast_and_write(row, index)",
                 "    try:",
                 f"        {names}, = {keys},",
                 "    except KeyError:",
                 "        return cast_and_write(row, index)",
-                f"    if not ({' and '.join(checks)}):",
+                f"    if not ({checks}):",
                 "        return cast_and_write(row, index)",
-                write,
+                f"    writerow({out})",
                 "def cast_and_write(row, index):",
                 "    try:",
                 "        cast_row(row)",
@@ -125,12 +132,71 @@ class _CSVWriter:
                 "        raise ValidationError(name, row, index, error) from error",
                 "    write_cast(row)",
             ]
+        lines += ["def write_block(rows, start):"]
+        if count and "False" not in checks.split(" and "):
+            # One comprehension for the block; any row it can't vouch for (other keys, a
+            # value to cast, a serializer that raises) stops it before anything is written,
+            # and the block goes row by row, where each row is written or fails exactly.
+            namespace.update(pick=operator.itemgetter(*self.headers), Other=_Other, other=_other)
+            target = "v0" if count == 1 else f"({names},)"
+            lines += [
+                "    try:",
+                f"        block = [{out} for row, {target} in zip(rows, map(pick, rows))",
+                f"                 if len(row) == {count} and {checks} or other()]",
+                "    except Exception:",
+                "        pass",
+                "    else:",
+                "        return writerows(block)",
+            ]
+        lines += ["    for index, row in enumerate(rows, start):", "        write_row(row, index)"]
         source = "\n".join(lines) + "\n"
         exec(compile(source, "<dff compiled csv writer>", "exec"), namespace)
-        self.write_row: Callable[[dict[str, Any]], None] = namespace[entry]
+        self.write_row: Callable[[Any, int], None] = namespace["write_row"]
+        self.write_block: Callable[[list[Any], int], None] = namespace["write_block"]
 
-    def finalize_file(self) -> None:
-        pass
+    def take(self) -> str:
+        """The text written since the last ``take()``."""
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+class _Sink:
+    """A file-like object for the csv writers: ``write`` is ``list.append``, in C."""
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        self.write = write
+
+
+class _Other(Exception):
+    """A row of a block is not one the compiled comprehension writes."""
+
+
+def _other() -> bool:
+    raise _Other
+
+
+# Rows are written a block at a time: up to this many, and about this much text.
+_BLOCK_ROWS = 1024
+_BLOCK_TEXT = 1 << 20
+
+
+def _written(rows: Iterable[Any], writer: _CSVWriter,
+             out: _dataflows.ResourceFile) -> Generator[Any, None, int]:
+    """``rows`` as they pass, written by ``writer`` into ``out`` a block at a time; returns
+    (as the generator's value) how many there were."""
+    out.write(writer.take())  # the header
+    source = iter(rows)
+    done, size = 0, 1
+    while block := list(itertools.islice(source, size)):
+        writer.write_block(block, done)
+        text = writer.take()
+        out.write(text)
+        yield from block
+        done += len(block)
+        # Blocks of ~1 MB of text: rows of any size hold little memory between writes.
+        size = max(1, min(_BLOCK_ROWS, _BLOCK_TEXT * len(block) // (len(text) or 1)))
+    return done
 
 
 class FastPathDumper(PathDumper):  # type: ignore[misc]
@@ -146,19 +212,29 @@ class FastPathDumper(PathDumper):  # type: ignore[misc]
 
     def _validated_rows(self, resource: ResourceWrapper) -> Any:
         if _dataflows.dumps_plain_csv(self, resource.res.name):
-            return self._csv_rows(resource)
-        return self.process_resource(
-            ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource)))
+            return self._csv_rows(resource, validate=True, count=True)
+        return _dataflows.counted_rows(self, resource, self.process_resource(
+            ResourceWrapper(resource.res, fast_schema_validator(resource.res, resource))))
 
     def process_resource(self, resource: ResourceWrapper) -> Any:
         if not _dataflows.dumps_plain_csv(self, resource.res.name):
             return super().process_resource(resource)
-        return self._csv_rows(resource, validate=False)
+        return self._csv_rows(resource, validate=False, count=False)
 
-    def _csv_rows(self, resource: ResourceWrapper, validate: bool = True) -> Any:
-        schema, name = resource.res.schema, resource.res.descriptor["name"]
-        return _dataflows.write_resource_file(
-            self, resource, lambda file: _CSVWriter(file, schema, validate=name if validate else None))
+    def _csv_rows(self, resource: ResourceWrapper, validate: bool, count: bool) -> Iterator[Any]:
+        """The rows of a plain CSV resource, written as they pass (and counted into the
+        descriptors with ``count``, as ``DumperBase.row_counter`` does)."""
+        name = resource.res.descriptor["name"] if validate else None
+        writer = _CSVWriter(resource.res.schema, validate=name)
+        out = _dataflows.ResourceFile(self)
+        try:
+            done = yield from _written(resource, writer, out)
+            out.finish(self, resource)
+        except BaseException:  # a failed flow, or a reader that stopped: no file left behind
+            out.discard()
+            raise
+        if count:
+            _dataflows.record_row_count(self, resource, done)
 
 
 def dump_to_path(out_path: str = ".", **options: Any) -> FastPathDumper:

@@ -9,12 +9,13 @@ import os
 from typing import Any
 
 import pytest
-from dataflows import Flow, add_computed_field, dump_to_path, load
+from dataflows import Flow, add_computed_field, dump_to_path, filter_rows, load
 from dataflows.base.exceptions import ProcessorError
 from dataflows.base.schema_validator import ValidationError, schema_validator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataflows_factory._dataflows import stream
 from dataflows_factory.processors._casting import fast_schema_validator
 from dataflows_factory.processors.csv_reader import install
 from dataflows_factory.processors.dump import dump_to_path as fast_dump_to_path
@@ -135,3 +136,116 @@ def test_bad_value_raises_like_dataflows(tmp_path: Any) -> None:
         errors.append(caught.value.cause)
     assert all(isinstance(e, ValidationError) for e in errors)
     assert [(e.index, e.row) for e in errors] == [(1, {"x": "nope"})] * 2
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    import datetime
+    from decimal import Decimal
+
+    rows: list[dict[str, Any]] = [
+        {"i": n, "s": f"r{n}" + " x" * (n % 7), "d": Decimal(n) / 8,
+         "day": datetime.date(2000, 1, 1 + n % 28)} for n in range(count)]
+    return rows
+
+
+def _spoil(row: dict[str, Any], odd_at: int | None, bad_at: int | None) -> None:
+    # After the source cast: what reaches the dumper uncast (the dumper validates it).
+    if row["i"] == odd_at:
+        row["i"] = str(row["i"])  # cast by the dumper, then written
+    elif row["i"] == bad_at:
+        row["i"] = "nope"  # fails the dumper's validation
+
+
+def _flow_dump(rows: list[dict[str, Any]], dumper: Any, keep: int | None = None,
+               odd_at: int | None = None, bad_at: int | None = None) -> Exception | None:
+    def retype(package: Any) -> Any:
+        # Declare the types without casting, so the dumper validates what reaches it.
+        fields = package.pkg.descriptor["resources"][0]["schema"]["fields"]
+        for field, kind in zip(fields, ("integer", "string", "number", "date"), strict=True):
+            field["type"] = kind
+        yield package.pkg
+        yield from package
+
+    try:  # not Flow.process(), which logs a CastError and returns
+        stream(Flow([dict(r) for r in rows], filter_rows(lambda row: keep is None or row["i"] < keep),
+                    retype, lambda row: _spoil(row, odd_at, bad_at), dumper))
+    except ProcessorError as error:
+        return error.cause
+    except Exception as error:  # the test compares what each dumper raises
+        return error
+    return None
+
+
+@pytest.mark.parametrize(("count", "odd_at", "keep"),
+                         [(5000, None, None), (5000, 3000, None), (1024, 1023, None), (1, None, None),
+                          (3, None, 0)])
+def test_many_blocks_byte_identical(tmp_path: Any, count: int, odd_at: int | None, keep: int | None) -> None:
+    """Rows written a block at a time (a block with a row to cast goes row by row) make the
+    same file, descriptor and hash as dataflows' row-by-row writer; no rows, a header alone."""
+    rows = _rows(count)
+    for impl, name in ((dump_to_path, "plain"), (fast_dump_to_path, "fast")):
+        assert _flow_dump(rows, impl(str(tmp_path / name)), keep, odd_at) is None
+    _same_dataset_named(str(tmp_path / "plain"), str(tmp_path / "fast"), "res_1.csv")
+    assert [p.name for p in (tmp_path / "fast").iterdir()] == [p.name for p in (tmp_path / "plain").iterdir()]
+
+
+def _same_dataset_named(left: str, right: str, name: str) -> None:
+    descriptors = []
+    for folder in (left, right):
+        with open(os.path.join(folder, "datapackage.json")) as handle:
+            descriptors.append(json.load(handle))
+    assert descriptors[0] == descriptors[1]
+    assert filecmp.cmp(os.path.join(left, name), os.path.join(right, name), shallow=False)
+
+
+def test_error_in_a_later_block_names_its_row_and_leaves_no_file(tmp_path: Any) -> None:
+    """A bad value at row 3000 raises at index 3000 as dataflows does, and the output folder
+    keeps no partial or temporary file."""
+    errors = []
+    for impl, name in ((dump_to_path, "plain"), (fast_dump_to_path, "fast")):
+        error = _flow_dump(_rows(5000), impl(str(tmp_path / name)), bad_at=3000)
+        assert isinstance(error, ValidationError)
+        errors.append((error.index, str(error.cast_error)))
+    assert errors[0] == errors[1] and errors[0][0] == 3000
+    assert list((tmp_path / "fast").iterdir()) == []
+
+
+def test_large_rows_are_written_in_small_blocks(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of 300 KB each: a block holds a few of them, not a thousand."""
+    from dataflows_factory.processors import dump
+
+    sizes: list[int] = []
+    original = dump._CSVWriter.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        block = self.write_block
+        self.write_block = lambda rows, start: (sizes.append(len(rows)), block(rows, start))[1]
+
+    monkeypatch.setattr(dump._CSVWriter, "__init__", spy)
+    rows = [{"i": n, "s": "x" * 300_000, "d": None, "day": None} for n in range(40)]
+    assert _flow_dump(rows, fast_dump_to_path(str(tmp_path / "fast"))) is None
+    assert _flow_dump(rows, dump_to_path(str(tmp_path / "plain"))) is None
+    _same_dataset_named(str(tmp_path / "plain"), str(tmp_path / "fast"), "res_1.csv")
+    assert sum(sizes) == 40 and max(sizes) <= 4
+
+
+def test_subclass_with_its_own_output_gets_dataflows_ending(tmp_path: Any) -> None:
+    """A dumper subclass that places files itself (write_file_to_output) is still called with
+    a finished file, hashed and sized as dataflows does."""
+    from dataflows_factory.processors.dump import FastPathDumper
+
+    placed: list[tuple[str, bytes]] = []
+
+    class Elsewhere(FastPathDumper):  # type: ignore[misc]
+        def write_file_to_output(self, filename: str, path: str) -> None:
+            with open(filename, "rb") as handle:
+                placed.append((path, handle.read()))
+            super().write_file_to_output(filename, path)
+
+    rows = _rows(3000)
+    assert _flow_dump(rows, Elsewhere(str(tmp_path / "fast"))) is None
+    assert _flow_dump(rows, dump_to_path(str(tmp_path / "plain"))) is None
+    _same_dataset_named(str(tmp_path / "plain"), str(tmp_path / "fast"), "res_1.csv")
+    csv_files = [(os.path.normpath(path), data) for path, data in placed if path.endswith(".csv")]
+    assert csv_files == [("res_1.csv", (tmp_path / "plain" / "res_1.csv").read_bytes())]
