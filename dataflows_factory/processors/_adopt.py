@@ -49,6 +49,7 @@ def accelerate(step: Any) -> Any:
     if isinstance(step, DataStreamProcessor):
         _dataflows.pass_rows_through(step)
     if type(step) is load:
+        _dataflows.guess_types_faster()
         _fast_cast(step)
         install_csv_reader(step)
         return step
