@@ -6,11 +6,13 @@ bytes). ``sort_rows`` holds each row as ``key + NUL NUL + payload`` instead:
 - the key's UTF-8 bytes (code-point order, as strings compare), with NUL escaped as NUL 1,
   so the first NUL NUL ends every key and sorts below any key byte there: plain ``bytes``
   comparison of items is the string order of their keys;
-- the payload: the values in field order, marshalled (version 2: exact for str, int, float,
-  bool, None and bytes, and the fastest to load), Decimals as their ``str`` and dates as
-  their ordinal (both round-trip exactly), anything else pickled one by one. Field names
-  and value kinds are stored once per *shape*, each row starts with its shape's number; a
-  row that is not a plain dict with string keys is pickled whole.
+- the payload: the values in field order, marshalled (version 4: exact for str, int, float,
+  bool, None and bytes; against version 2, 20 % faster to write, as fast to read and 12
+  bytes shorter for six fields, with its short-string and small-tuple codes), Decimals as
+  their ``str`` and dates as their ordinal (both round-trip exactly), anything else
+  pickled one by one. Field names and value kinds are stored once per *shape*, each row
+  starts with its shape's number; a row that is not a plain dict with string keys is
+  pickled whole.
 
 Each shape gets generated code (key, checks, encoding and decoding in line, no per-field
 loop): a row costs a few microseconds each way.
@@ -54,7 +56,7 @@ def _item(key_expression: str, payload_expression: str) -> str:
     """The expression of an item: the key's bytes, NUL escaped, then the row number (dataflows'
     "{:08x}" key suffix, no NUL in it) and the separator, then the marshalled payload."""
     return (f"(h if 0 not in (h := ({key_expression}).encode('utf-8', 'surrogatepass')) "
-            f"else h.replace(b'\\0', b'\\0\\1')) + b'%08x\\0\\0' % n + dumps({payload_expression}, 2)")
+            f"else h.replace(b'\\0', b'\\0\\1')) + b'%08x\\0\\0' % n + dumps({payload_expression}, 4)")
 
 
 def _kind(value: Any) -> str:
