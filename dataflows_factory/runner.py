@@ -151,8 +151,13 @@ def run(
             _Display(units, show_progress) as display:
         run_lineage, step_parent = (None, None) if limit is not None else local_run(
             factory, report.run_id, lineage_parent)
-        _Scheduler(plan, units, key, target, report, jobs, force, display, stop, start,
-                   step_parent).run()
+        try:
+            _Scheduler(plan, units, key, target, report, jobs, force, display, stop, start,
+                       step_parent).run()
+        except BaseException as error:  # not a flow's failure (those are in the report)
+            if run_lineage is not None:
+                run_lineage.abort(error)
+            raise
     order = [unit.id for unit in units]
     report.results = {name: report.results[name] for name in order if name in report.results}
     report.finished_at = now()

@@ -149,6 +149,20 @@ class FactoryLineage:
             extra = {}
         self._emit("FAIL", "interrupted" if report.interrupted else "failed", extra)
 
+    @_never_raises
+    def abort(self, error: BaseException) -> None:
+        """FAIL (ABORT for an interruption) for a run that stopped with ``error`` raised
+        before any report was written: the run's START never stays open."""
+        if not isinstance(error, Exception):
+            self._emit("ABORT", "interrupted")
+            return
+        try:
+            extra = {"errorMessage": error_facet(f"run failed: {type(error).__name__}: {error}")}
+        except Exception as failure:
+            warn_once(f"describing the failure of {self.job!r}", failure)
+            extra = {}
+        self._emit("FAIL", "failed", extra)
+
     def _emit(self, state: str, status: str, extra: dict[str, Any] | None = None) -> None:
         try:
             facets = {"dataflowsFactory": DffRunFacet(runId=self.dff_run_id, status=status,
