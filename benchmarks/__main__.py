@@ -93,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
     results: list[dict[str, Any]] = []
     saved = os.path.join(HERE, ".data", "results.json")
+    previous: dict[str, Any] | None = None
     if args.update and os.path.exists(saved):
         with open(saved) as handle:
             previous = json.load(handle)
+    elif args.update:  # a fresh clone: the committed table is the last results
+        from .report import read_back
+
+        found = read_back(args.output)
+        previous = {"header": found[0], "results": found[1]} if found else None
+    if previous is not None:
         selected = set(runs)
         results = [r for r in previous["results"] if (r["case"], r["impl"], r["rows"]) not in selected]
         header = {"date": f"{previous['header']['date']}; re-measured {header['date']}: "

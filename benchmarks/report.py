@@ -62,6 +62,39 @@ def render(header: dict[str, str], results: list[dict[str, Any]], cases: dict[st
     return "\n".join(lines)
 
 
+def read_back(path: str) -> tuple[dict[str, str], list[dict[str, Any]]] | None:
+    """The header and measured lines of a RESULTS.md that :func:`render` wrote, or ``None``.
+
+    ``--update`` merges into ``.data/results.json``, which is not committed: on a fresh
+    clone it starts from the committed table instead (seconds from rows/s, which keeps more
+    digits than the seconds column; CPU seconds are not in the table).
+    """
+    if not Path(path).exists():
+        return None
+    header: dict[str, str] = {}
+    results: list[dict[str, Any]] = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        for key, label in (("date", "- date: "), ("machine", "- machine: "), ("repeat", "- rounds: ")):
+            if line.startswith(label):
+                header[key] = line[len(label):].split(" (the plan ran", 1)[0]
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or not cells[1].replace(",", "").isdigit() or cells[3].startswith("failed"):
+            continue
+        case, rows, impl, _, rate, rss, _, load, rounds, import_s = cells
+        count = int(rows.replace(",", ""))
+        result: dict[str, Any] = {
+            "case": case, "impl": impl, "rows": count,
+            "seconds": round(count * (2 if case == "pair" else 1) / float(rate.replace(",", "")), 3),
+            "rss_mb": float(rss),
+            "runs": [None if x == "-" else float(x) for x in rounds.split(" / ") if x]}
+        if load:
+            result["load"] = float(load)
+        if import_s:
+            result["import_s"] = float(import_s)
+        results.append(result)
+    return (header, results) if "date" in header and results else None
+
+
 def _find(results: list[dict[str, Any]], case: str, impl: str, rows: int) -> dict[str, Any] | None:
     return next((r for r in results if (r["case"], r["impl"], r["rows"]) == (case, impl, rows)
                  and "seconds" in r), None)
@@ -118,8 +151,9 @@ def targets_16(results: list[dict[str, Any]]) -> list[str]:
                    f"{'yes' if ratio <= 1 else 'no'} |")
     budget = _find(results, "c_budget", "factory", big)
     if budget:
+        rows_out = f", {budget['rows_out']:,} rows out" if "rows_out" in budget else ""
         out.append(f"| (c) with a 16 MB budget still works at 1M rows | {budget['seconds']:.1f} s, "
-                   f"{budget['rss_mb']:.0f} MB, {budget.get('rows_out') or 0:,} rows out | yes |")
+                   f"{budget['rss_mb']:.0f} MB{rows_out} | yes |")
     a_big, a_huge = _find(results, "a", "factory", big), _find(results, "a", "factory", huge)
     if a_big and a_huge:
         growth = a_huge["rss_mb"] / a_big["rss_mb"] - 1
