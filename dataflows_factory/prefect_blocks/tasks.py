@@ -133,18 +133,20 @@ def run_flow_task(
     return result.to_dict()
 
 
-class _ThreadHandler(logging.Handler):
-    """Forwards records emitted by one thread only: tasks of one flow run share the logger."""
+class _ThreadRouter(logging.Handler):
+    """Forwards each record to the target of the thread that emitted it: the tasks of one
+    process share the package logger, and each task run gets its own thread's records."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.addFilter(RedactingFilter())  # the task run's logs are stored by Prefect's API
-        self.target = target
-        self.thread = threading.get_ident()
+        self.targets: dict[int, Any] = {}  # thread ident -> the task run's logger
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.target.log(record.levelno, record.getMessage())
+        # No thread id (logging.logThreads off): no task run to route to.
+        target = self.targets.get(record.thread) if record.thread is not None else None
+        if target is not None:
+            target.log(record.levelno, record.getMessage())
 
 
 class _Propagate(logging.Handler):
@@ -166,6 +168,7 @@ class _Propagate(logging.Handler):
 
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"active": 0}
+_ROUTER = _ThreadRouter()
 
 
 @contextlib.contextmanager
@@ -173,8 +176,13 @@ def _forward_logs(target: Any) -> Iterator[None]:
     # The step executor logs progress at INFO, below Python's default WARNING. While tasks
     # forward, the package logger lets INFO through to them, and passes on to the usual
     # handlers only what the user's configuration let through before (no duplicate lines).
+    # A task only enters and leaves the router's table: the logger's handlers change only
+    # when the first task starts and the last one ends. A handler per task, removed when
+    # its task ended, lost other tasks' records: removeHandler shrinks the list that
+    # Logger.callHandlers is iterating in another thread, which then skips the handler
+    # after the removed one (a parallel task's last line, "flow 'right' done", vanished).
     source = logging.getLogger("dataflows_factory")
-    handler = _ThreadHandler(target)
+    thread = threading.get_ident()
     with _LOCK:
         if _STATE["active"] == 0:
             _STATE.update(level=source.level, propagate=source.propagate,
@@ -183,15 +191,21 @@ def _forward_logs(target: Any) -> Iterator[None]:
                 source.addHandler(_STATE["relay"])
                 source.propagate = False
             source.setLevel(min(logging.INFO, source.getEffectiveLevel()))
+            source.addHandler(_ROUTER)
         _STATE["active"] += 1
-        source.addHandler(handler)
+        outer = _ROUTER.targets.get(thread)  # a task nested in this thread's task: restored after
+        _ROUTER.targets[thread] = target
     try:
         yield
     finally:
         with _LOCK:
-            source.removeHandler(handler)
+            if outer is None:
+                del _ROUTER.targets[thread]
+            else:
+                _ROUTER.targets[thread] = outer
             _STATE["active"] -= 1
             if _STATE["active"] == 0:
+                source.removeHandler(_ROUTER)
                 source.removeHandler(_STATE["relay"])
                 source.propagate = _STATE["propagate"]
                 source.setLevel(_STATE["level"])
