@@ -6,6 +6,7 @@ orchestrator's tests run in their own session; ``nox`` with no arguments runs th
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from pathlib import Path
 
@@ -23,6 +24,8 @@ PYTHON = "3.11"
 # test_cli.py); a module with a costly shared fixture (the bad-input corpus) marks its tests
 # with one xdist_group, which keeps them on one worker so the fixture runs once.
 CORE_WORKERS = ("-n", "2", "--dist", "loadgroup")
+# (pyproject.toml keeps pytest below 9.2: with 9.2 and pytest-xdist 3.8 every xdist_group was
+# ignored, and each shared fixture, the 131-run bad-input corpus among them, ran on both workers.)
 
 
 def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> None:
@@ -114,10 +117,15 @@ def flows_python(session: nox.Session) -> str:
     (the external side of Dagster Pipes), but no orchestrator. Airflow's external-interpreter
     tests and Dagster's Pipes tests run flows with its interpreter."""
     venv = Path(".nox", "flows").resolve()
-    if not (venv / "bin" / "python").is_file():
-        session.run_install("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
-    _uv_install(session, venv, ("-e", ".[lineage]", "dagster-pipes"),
-                ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # `make test` runs sessions side by side: the first to get here builds the environment,
+    # the others wait for it rather than install into it at the same time.
+    with open(venv.parent / "flows.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "bin" / "python").is_file():
+            session.run_install("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
+        _uv_install(session, venv, ("-e", ".[lineage]", "dagster-pipes"),
+                    ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
     return str(venv / "bin" / "python")
 
 
