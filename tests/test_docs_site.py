@@ -310,3 +310,26 @@ def test_a_failed_partition_fails_its_flow_with_the_partition_named(tmp_path: Pa
     assert escape(error["text"].splitlines()[0]) in newest
     assert 'status-succeeded">succeeded' in older and "2 of 2 partitions ok" in older
     assert "<code>raw/x.csv</code>, <code>raw/y.csv</code>" in html
+
+
+def test_no_validate_reads_no_rows_and_says_not_checked(tmp_path: Path, world_file: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    """dff docs build --no-validate never validates a dataset; each produced flow's page says
+    'not checked' where a validated build says 'valid'."""
+    assert run(str(world_file), show_progress=False).ok
+    validated = CliRunner().invoke(main, ["docs", "build", str(world_file),
+                                          "--out", str(tmp_path / "checked")])
+    assert validated.exit_code == 0, validated.output
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("validate_dataset called under --no-validate")
+
+    monkeypatch.setattr("dataflows_factory.docs.model.validate_dataset", no_reading)
+    result = CliRunner().invoke(main, ["docs", "build", str(world_file), "--out", str(tmp_path / "site"),
+                                       "--no-validate"])
+    assert result.exit_code == 0, result.output
+    for flow in ("countries", "cities", "key_metrics"):
+        checked = (tmp_path / "checked" / "flows" / f"{flow}.html").read_text(encoding="utf-8")
+        unchecked = (tmp_path / "site" / "flows" / f"{flow}.html").read_text(encoding="utf-8")
+        assert ">valid<" in checked and "not checked" not in checked
+        assert "not checked" in unchecked and ">valid<" not in unchecked
