@@ -12,6 +12,7 @@ schemas by ``tests/openlineage_model.py``; no network), and ours against our own
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,15 @@ def _named(prefix: str, found: dict[str, Any] | None) -> Iterator[tuple[str, dic
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The events the file transport (``append: true``) wrote to ``path``, one per line."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def clear_lineage_config(monkeypatch: Any, home: Path) -> None:
+    """No OpenLineage configuration from the machine: no variables, no ``openlineage.yml``
+    (the client also looks in ``$HOME``, here ``home``)."""
+    for name in list(os.environ):
+        if name.startswith(("OPENLINEAGE", "DFF_LINEAGE")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
 
 
 def file_transport(path: Path) -> dict[str, str]:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lineage_support import Receiver, by_job, file_transport, read_events, validate_event
+from lineage_support import (
+    Receiver,
+    by_job,
+    clear_lineage_config,
+    file_transport,
+    read_events,
+    validate_event,
+)
 from shop import sales_factory
 
 from dataflows_factory import load_factory, run
@@ -29,10 +36,7 @@ FLOWS = ("countries", "cities", "key_metrics", "publish")
 @pytest.fixture
 def no_lineage_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No OpenLineage configuration from the machine: no variables, no openlineage.yml."""
-    for name in list(os.environ):
-        if name.startswith(("OPENLINEAGE", "DFF_LINEAGE")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    clear_lineage_config(monkeypatch, tmp_path / "home")
 
 
 def _dataset(event: dict[str, Any], side: str) -> list[tuple[str, str]]:

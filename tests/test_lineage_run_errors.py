@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from lineage_support import by_job, file_transport, read_events, validate_event
+from lineage_support import by_job, clear_lineage_config, file_transport, read_events, validate_event
 
 from dataflows_factory import run
 from dataflows_factory import runner as runner_module
@@ -15,10 +14,7 @@ from dataflows_factory import runner as runner_module
 @pytest.fixture
 def lineage_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Events go to a file, whatever the machine's OpenLineage configuration says."""
-    for name in list(os.environ):
-        if name.startswith(("OPENLINEAGE", "DFF_LINEAGE")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    clear_lineage_config(monkeypatch, tmp_path / "home")
     path = tmp_path / "events.jsonl"
     for key, value in file_transport(path).items():
         monkeypatch.setenv(key, value)
