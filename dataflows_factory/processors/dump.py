@@ -97,7 +97,7 @@ class _CSVWriter:
             "        return slow(row)",
             f"    writerow({out})",
         ]
-        checks = "True"
+        checks, always_cast = "True", False
         if validate is None:
             lines += ["def write_row(row, index):", "    write_cast(row)"]
         else:
@@ -110,6 +110,7 @@ class _CSVWriter:
                 namespace[f"M{i}"] = fast.missing
                 tests.append(f"(v{i} is None or {kept(fast, f'v{i}', i)})")
             checks = " and ".join(tests) or "True"
+            always_cast = "False" in tests
             namespace.update(cast_row=row_caster(schema), CastError=CastError,
                              ValidationError=ValidationError, name=validate)
             # The row caster's own test on the values just read: when it holds for every
@@ -133,7 +134,7 @@ class _CSVWriter:
                 "    write_cast(row)",
             ]
         lines += ["def write_block(rows, start):"]
-        if count and "False" not in checks.split(" and "):
+        if count and not always_cast:
             # One comprehension for the block; any row it can't vouch for (other keys, a
             # value to cast, a serializer that raises) stops it before anything is written,
             # and the block goes row by row, where each row is written or fails exactly.
