@@ -8,8 +8,10 @@ import csv
 import hashlib
 import io
 import json
+import locale
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -65,8 +67,9 @@ def record_row_count(dumper: Any, resource: ResourceWrapper, count: int) -> None
     dumper.datapackage.commit()
 
 
-# What open() encodes text with when no encoding is given (FileDumper's CSV files).
-_DEFAULT_ENCODING = codecs.lookup(io.TextIOWrapper(io.BytesIO()).encoding).name
+# What open() encodes text with when no encoding is given (FileDumper's CSV files): UTF-8 in
+# Python's UTF-8 mode, else the locale's.
+_DEFAULT_ENCODING = codecs.lookup("utf-8" if sys.flags.utf8_mode else locale.getpreferredencoding(False)).name
 
 
 class ResourceFile:
