@@ -142,12 +142,7 @@ class FactoryLineage:
                 text += f" (and {len(failed) - 1} more failed)"
         else:
             text = f"run interrupted by {report.interrupted}" if report.interrupted else "run failed"
-        try:
-            extra = {"errorMessage": error_facet(text)}
-        except Exception as error:
-            warn_once(f"describing the failure of {self.job!r}", error)
-            extra = {}
-        self._emit("FAIL", "interrupted" if report.interrupted else "failed", extra)
+        self._fail(text, "interrupted" if report.interrupted else "failed")
 
     @_never_raises
     def abort(self, error: BaseException) -> None:
@@ -156,12 +151,15 @@ class FactoryLineage:
         if not isinstance(error, Exception):
             self._emit("ABORT", "interrupted")
             return
+        self._fail(f"run failed: {type(error).__name__}: {error}", "failed")
+
+    def _fail(self, text: str, status: str) -> None:
         try:
-            extra = {"errorMessage": error_facet(f"run failed: {type(error).__name__}: {error}")}
-        except Exception as failure:
-            warn_once(f"describing the failure of {self.job!r}", failure)
+            extra = {"errorMessage": error_facet(text)}
+        except Exception as error:
+            warn_once(f"describing the failure of {self.job!r}", error)
             extra = {}
-        self._emit("FAIL", "failed", extra)
+        self._emit("FAIL", status, extra)
 
     def _emit(self, state: str, status: str, extra: dict[str, Any] | None = None) -> None:
         try:
