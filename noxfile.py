@@ -27,22 +27,43 @@ CORE_WORKERS = ("-n", "2", "--dist", "loadgroup")
 # (pyproject.toml keeps pytest below 9.2: with 9.2 and pytest-xdist 3.8 every xdist_group was
 # ignored, and each shared fixture, the 131-run bad-input corpus among them, ran on both workers.)
 
+# Every install builds the package's optional C extension (hatch_build.py): here it must build,
+# so that a compiler or C error fails the install instead of the tests quietly running the pure
+# Python fallback.
+BUILD_ENV = {"DFF_C_EXTENSION": "require"}
+# A changed .c must be compiled again, but an installed package built from a directory can look
+# up to date to the installer (its cache keys on pyproject.toml; nox documents that "the uv
+# backend does not reinstall, even for local packages"). uv 0.13 does rebuild a source tree named
+# on its command line; REBUILD says so explicitly rather than rely on that.
+REBUILD = ("--reinstall-package", "dataflows-factory")
+
+
+def install_key(commands: object) -> str:
+    """The stamp of an environment: the install ``commands`` and what the package's build reads
+    (pyproject.toml, the build hook and the C it compiles), so that editing any of them installs
+    (and compiles) again."""
+    digest = hashlib.sha256(repr(commands).encode())
+    sources = sorted(map(str, Path("dataflows_factory").rglob("*.c")))
+    for path in ["pyproject.toml", "hatch_build.py", *sources]:
+        digest.update(f"\0{path}\0".encode() + Path(path).read_bytes())
+    return digest.hexdigest()
+
 
 def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> None:
     """Install the package (editable) with the dev extra, ``extras`` and the requirements ``also``.
 
-    Skipped when the environment was installed from this very pyproject.toml and these
-    arguments: even with every package cached, uv re-resolves against the index each time
-    (15-30 s a session). The stamp lives inside the environment, so a fresh clone or a
+    Skipped when the environment was installed from this very pyproject.toml, build hook, C
+    source and these arguments: even with every package cached, uv re-resolves against the index
+    each time (15-30 s a session). The stamp lives inside the environment, so a fresh clone or a
     recreated environment always installs.
     """
-    commands = [["-e", f".[{','.join(('dev', *extras))}]"]]
+    commands = [["-e", f".[{','.join(('dev', *extras))}]", *REBUILD]]
     if also:
         commands.append(list(also))
     # tableschema-sql still pulls the old `tabulator`, which shares its module with
     # dataflows-tabulator; uv unpacks in parallel, so make sure the right one wins.
     commands.append(["--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"])
-    key = hashlib.sha256(Path("pyproject.toml").read_bytes() + repr(commands).encode()).hexdigest()
+    key = install_key(commands)
     venv = Path(session.virtualenv.location)
     stamp = venv / ".dff-installed"
     # The package is installed editable: with PYTHONDONTWRITEBYTECODE every Airflow task,
@@ -51,10 +72,10 @@ def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> N
     # a stale file is compiled in memory as before).
     session.run_install("python", "-m", "compileall", "-qq", "dataflows_factory")
     if stamp.is_file() and stamp.read_text() == key:
-        session.log("environment up to date with pyproject.toml: nothing to install")
+        session.log("environment up to date with pyproject.toml and the C sources: nothing to install")
         return
     for command in commands:
-        session.install(*command)
+        session.install(*command, env=BUILD_ENV)
     # uv writes no .pyc files, and where PYTHONDONTWRITEBYTECODE is set (as on our CI
     # machines) nothing ever does: every test subprocess (the CLI, Airflow's components
     # and tasks, Prefect's server) then compiles all it imports again, three times the
@@ -68,7 +89,8 @@ def install(session: nox.Session, *extras: str, also: tuple[str, ...] = ()) -> N
 def lint(session: nox.Session) -> None:
     """ruff and mypy over the package (mypy sees every orchestrator's types via its extra)."""
     install(session, "lineage")  # mypy reads the OpenLineage client's types
-    session.run("ruff", "check", "dataflows_factory", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "dataflows_factory", "tests", "examples", "benchmarks", "noxfile.py",
+                "hatch_build.py")
     session.run("mypy", "dataflows_factory")
 
 
@@ -106,7 +128,7 @@ def airflow_external(session: nox.Session) -> None:
     # Airflow's side: the package without its dependencies, so `import dataflows` fails here.
     venv = Path(session.virtualenv.location)
     _uv_install(session, venv, ("apache-airflow>=3.0", "psycopg2-binary>=2.9", "asyncpg>=0.29",
-                                "pytest>=8", "pytest-timeout>=2.3"), ("--no-deps", "-e", "."))
+                                "pytest>=8", "pytest-timeout>=2.3"), ("--no-deps", "-e", ".", *REBUILD))
     # --confcutdir: tests/conftest.py imports dataflows, which this environment must not have.
     session.run("pytest", "tests/airflow_external", "--confcutdir=tests/airflow_external",
                 *session.posargs, env={"DFF_FLOWS_PYTHON": flows_python(session)})
@@ -124,23 +146,24 @@ def flows_python(session: nox.Session) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "bin" / "python").is_file():
             session.run_install("uv", "venv", "--quiet", "--python", PYTHON, str(venv), external=True)
-        _uv_install(session, venv, ("-e", ".[lineage]", "dagster-pipes"),
+        _uv_install(session, venv, ("-e", ".[lineage]", "dagster-pipes", *REBUILD),
                     ("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator"))
     return str(venv / "bin" / "python")
 
 
 def _uv_install(session: nox.Session, venv: Path, *commands: tuple[str, ...]) -> None:
     """``uv pip install`` each of ``commands`` into ``venv`` and compile its bytecode, skipped
-    when done already from this pyproject.toml (the stamp of :func:`install`, for environments
+    when done already from these sources (the stamp of :func:`install`, for environments
     it cannot make: one without our dependencies, one that is not the session's)."""
-    key = hashlib.sha256(Path("pyproject.toml").read_bytes() + repr(commands).encode()).hexdigest()
+    key = install_key(commands)
     stamp = venv / ".dff-installed"
     if stamp.is_file() and stamp.read_text() == key:
-        session.log(f"{venv.name} up to date with pyproject.toml: nothing to install")
+        session.log(f"{venv.name} up to date with pyproject.toml and the C sources: nothing to install")
         return
     python = str(venv / "bin" / "python")
     for command in commands:
-        session.run_install("uv", "pip", "install", "--python", python, *command, external=True)
+        session.run_install("uv", "pip", "install", "--python", python, *command, env=BUILD_ENV,
+                            external=True)
     session.run_install(python, "-m", "compileall", "-qq", "-j", "0", str(venv / "lib"), success_codes=[0, 1],
                 external=True)
     stamp.write_text(key)
@@ -165,7 +188,9 @@ def dagster(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Run the examples/world factory end to end on the local runner."""
-    session.install(".")
+    # Not editable, and installed (so built and compiled) every time; the C extension as a user
+    # gets it (DFF_C_EXTENSION=auto: pure Python, with a warning, where no compiler works).
+    session.install(".", *REBUILD)
     session.install("--reinstall-package", "dataflows-tabulator", "dataflows-tabulator")
     session.run("dff", "run", "examples/world/factory.py", *session.posargs)
     session.run("dff", "graph", "examples/world/factory.py")

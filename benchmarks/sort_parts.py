@@ -22,10 +22,11 @@ from typing import Any
 
 from tableschema import Schema
 
+from dataflows_factory.processors import _sortitems
 from dataflows_factory.processors._casting import csv_row_reader, field_casters
 from dataflows_factory.processors._sortitems import ItemCodec
 from dataflows_factory.processors.dump import _CSVWriter
-from dataflows_factory.processors.sort import key_source
+from dataflows_factory.processors.sort import key_source, plain_key_fields
 
 from .generate import generate
 
@@ -55,23 +56,35 @@ def parts(src: str) -> None:
     read = csv_row_reader(field_casters(SCHEMA), None)
     seconds, rows = _cpu(lambda: list(read(src, None, None)))
     print(f"read + cast into dict rows (typed_rows)   {seconds:6.2f} s")
-    codec = ItemCodec(key_source(KEY))
-    seconds, items = _cpu(lambda: [item for n, block in enumerate(_blocks(rows))
-                                   for item in codec.encode_block(block, n * BLOCK)])
-    print(f"encode into sort items                    {seconds:6.2f} s")
+    for name, c in (("C module", _sortitems._c), ("Python", None)):
+        saved, _sortitems._c = _sortitems._c, c
+        try:
+            seconds, items = _cpu(lambda: encoded(ItemCodec(key_source(KEY), plain_key_fields(KEY)), rows))
+            print(f"encode into sort items ({name:8})        {seconds:6.2f} s")
+            ordered, codec = sorted(items), ItemCodec(key_source(KEY), plain_key_fields(KEY))
+            encoded(codec, rows[:BLOCK])  # the decoder of the shape
+            seconds, _ = _cpu(lambda codec=codec, ordered=ordered: [
+                len(codec.decode_block(b)) for b in _blocks(ordered)])
+            print(f"decode into dict rows ({name:8})         {seconds:6.2f} s")
+        finally:
+            _sortitems._c = saved
     seconds, _ = _cpu(lambda: sorted(items))
     print(f"list.sort of the items                    {seconds:6.2f} s")
     items.sort()
-    seconds, rows = _cpu(lambda: [r for b in _blocks(items) for r in codec.decode_block(b)])
-    print(f"decode into dict rows                     {seconds:6.2f} s")
+    rows = [r for b in _blocks(items) for r in codec.decode_block(b)]
     writer = _CSVWriter(SCHEMA, validate="cities")
     seconds, _ = _cpu(lambda: [writer.write_block(b, 0) or writer.take() for b in _blocks(rows)])
     print(f"write the CSV text (write_block)          {seconds:6.2f} s")
 
 
+def encoded(codec: ItemCodec, rows: list[Any]) -> list[bytes]:
+    """The items of ``rows``, a block at a time (the first block per row: it compiles the shape)."""
+    return [item for n, block in enumerate(_blocks(rows)) for item in codec.encode_block(block, n * BLOCK)]
+
+
 def today(src: str) -> int:
     read = csv_row_reader(field_casters(SCHEMA), None)
-    codec = ItemCodec(key_source(KEY))
+    codec = ItemCodec(key_source(KEY), plain_key_fields(KEY))
     rows, items, start = read(src, None, None), [], 0
     while block := list(islice(rows, BLOCK)):
         items += codec.encode_block(block, start)

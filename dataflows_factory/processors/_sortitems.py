@@ -15,7 +15,11 @@ bytes). ``sort_rows`` holds each row as ``key + NUL NUL + payload`` instead:
   pickled whole.
 
 Each shape gets generated code (key, checks, encoding and decoding in line, no per-field
-loop): a row costs a few microseconds each way.
+loop): a row costs about a microsecond each way. Where the optional C module
+``_sortitems_c`` is built (at install, from ``_sortitems_c.c``), it builds the very same items
+for the common shapes (plain values, Decimals and dates, a key of plain ``{field}`` terms)
+about 2.4x faster and decodes them 1.3x faster; it hands any block it does not handle back
+to the generated code, so results and errors are the Python path's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ from datetime import date
 from itertools import count, repeat
 from operator import itemgetter
 from typing import Any
+
+try:
+    from . import _sortitems_c as _c  # type: ignore[attr-defined]
+except ImportError:  # not built (pure-Python install): the generated code does it all
+    _c = None
 
 __all__ = ["SEPARATOR", "ItemCodec", "KeySource"]
 
@@ -102,11 +111,23 @@ def _source(number: int, names: tuple[str, ...], kinds: tuple[str, ...], key: Ke
             f"def decode_block(values):\n    return [{{{fields}}} for (_, {target}) in values]\n")
 
 
-class ItemCodec:
-    """Turns the rows of one sort into items and items back into rows, a block at a time."""
+# The C module's code of each kind it handles (pickled values stay with Python).
+_C_KINDS = {"plain": "p", "decimal": "d", "date": "t"}
 
-    def __init__(self, key: KeySource) -> None:
+
+class ItemCodec:
+    """Turns the rows of one sort into items and items back into rows, a block at a time.
+
+    ``key_fields``: the key's fields when it is made of plain ``{field}`` terms
+    (``sort.plain_key_fields``), which lets the C module encode it; None leaves every row to
+    the generated code.
+    """
+
+    def __init__(self, key: KeySource, key_fields: tuple[str, ...] | None = None) -> None:
         self._key = key
+        self._key_fields = key_fields
+        # Per shape number: (names, kinds) for the C decoder, None where Python decodes.
+        self._c_shapes: list[tuple[tuple[str, ...], bytes] | None] = [None]
         self._shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
         whole = f"def encode(row, n):\n    return {_item('KEY(row)', f'({_WHOLE}, pdumps(row, 5))')}\n"
         self._encoders: list[Callable[[Any, int], bytes]] = [self._compile(whole, None)["encode"]]
@@ -140,14 +161,40 @@ class ItemCodec:
             number = self._shapes[shape] = len(self._encoders)
             code = self._compile(_source(number, *shape, self._key), shape[0])
             self._encoders.append(code["encode"])
-            self._block_encoders.append(code["encode_block"])
+            self._block_encoders.append(self._c_block_encoder(number, *shape, code["encode_block"]))
             self._decoders.append(code["decode"])
             self._block_decoders.append(code["decode_block"])
         self._current = self._block_encoders[number]
         return self._encoders[number](row, row_num)
 
+    def _c_block_encoder(self, number: int, names: tuple[str, ...], kinds: tuple[str, ...],
+                         python: Callable[[list[Any], int], list[bytes] | None],
+                         ) -> Callable[[list[Any], int], list[bytes] | None]:
+        """The block encoder of a shape: the C module's where it handles the shape, falling
+        back to ``python`` (the generated one) for any block it returns None for."""
+        if _c is None or not set(kinds) <= _C_KINDS.keys():
+            self._c_shapes.append(None)
+            return python
+        codes = "".join(_C_KINDS[kind] for kind in kinds).encode()
+        self._c_shapes.append((names, codes))  # decoded in C, whatever the key
+        fields = self._key_fields
+        if fields is None or not set(fields) <= set(names):
+            return python
+        key = tuple(map(names.index, fields))
+        encode = _c.encode_block
+
+        def encode_block(rows: list[Any], start: int) -> list[bytes] | None:
+            items: list[bytes] | None = encode(rows, start, names, codes, key, number)
+            return python(rows, start) if items is None else items
+
+        return encode_block
+
     def decode_block(self, items: list[bytes]) -> list[Any]:
         """The rows of ``items``."""
+        if any(self._c_shapes):
+            rows: list[Any] | None = _c.decode_block(items, self._c_shapes)
+            if rows is not None:
+                return rows
         values = list(map(marshal.loads, map(_THIRD, map(bytes.partition, items, repeat(SEPARATOR)))))
         numbers: set[int] = set(map(_FIRST, values))
         if len(numbers) == 1:

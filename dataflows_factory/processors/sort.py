@@ -64,20 +64,36 @@ _INVERT = bytes(byte ^ 0xFF for byte in range(256))
 _NUMBER_KEY = "(PACK(float(v)).translate(INVERT).hex() if v < 0 else PACK(-float(v)).hex())"
 
 
+def _terms(key: str | list[str] | tuple[str, ...]) -> tuple[list[str] | None, list[str]]:
+    """The ``{...}`` formatters of a key template (None for a list of fields), and the field
+    each one reads."""
+    if isinstance(key, str):
+        formatters = _FIELDS.findall(key)
+        return formatters, [_KEY.findall(fmt[1:])[0] for fmt in formatters]
+    if isinstance(key, list | tuple):
+        return None, list(key)
+    raise TypeError("key should be either a format string or a row->string callable")
+
+
+def plain_key_fields(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]) -> tuple[str, ...] | None:
+    """The fields of a key made of plain ``{field}`` terms (or a list of fields), in order;
+    None for a key function or a template with a format spec. Such a key is the fields'
+    terms joined, the form ``_sortitems``' C encoder builds."""
+    if callable(key):
+        return None
+    formatters, names = _terms(key)
+    if formatters and any(fmt != "{" + name + "}" for fmt, name in zip(formatters, names, strict=True)):
+        return None
+    return tuple(names)
+
+
 def key_source(key: str | list[str] | tuple[str, ...] | Callable[[Any], str]) -> KeySource:
     """The key of ``dataflows.sort_rows(key)`` as a Python expression over row fields
     (without bitstring), for generated code: ``key_source(key)(field)`` gives the expression
     (``field(name)`` is the expression of a field's value) and the names it needs."""
     if callable(key):
         return lambda field: ("KEY_FUNCTION(row)", {"KEY_FUNCTION": key})
-    formatters: list[str] | None = None
-    if isinstance(key, str):
-        formatters = _FIELDS.findall(key)
-        names = [_KEY.findall(fmt[1:])[0] for fmt in formatters]
-    elif isinstance(key, list | tuple):
-        names = list(key)
-    else:
-        raise TypeError("key should be either a format string or a row->string callable")
+    formatters, names = _terms(key)
     namespace: dict[str, Any] = {"PACK": _PACK, "INVERT": _INVERT, "NUMBERS": (int, float, decimal.Decimal)}
 
     def source(field: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
@@ -165,9 +181,11 @@ class _Runs:
             self._folder.cleanup()
 
 
-def sorter(rows: Iterable[Any], key: KeySource, reverse: bool, memory_budget: int) -> Iterator[Any]:
-    """``rows`` in the order of their keys (with dataflows' row-number suffix)."""
-    codec = ItemCodec(key)
+def sorter(rows: Iterable[Any], key: str | list[str] | tuple[str, ...] | Callable[[Any], str],
+           reverse: bool, memory_budget: int) -> Iterator[Any]:
+    """``rows`` in the order of their keys (``sort_rows``' key, with dataflows' row-number
+    suffix)."""
+    codec = ItemCodec(key_source(key), plain_key_fields(key))
     # Rows go in and out in blocks (generated comprehensions, no call per row), small enough
     # next to the budget that checking it once a block keeps to it.
     size = max(1, min(_BLOCK, memory_budget >> 14))
@@ -209,14 +227,14 @@ def sort_rows(key: Any, resources: Any = None, reverse: bool = False, batch_size
 
         Flow(load("cities.csv"), sort_rows("{country}{population}", memory_budget=64 << 20))
     """
-    source = key_source(key)
+    key_source(key)  # a bad key fails here, when the flow is built
 
     def func(package: Any) -> Iterator[Any]:
         matcher = ResourceMatcher(resources, package.pkg)
         yield package.pkg
         for rows in package:
             if matcher.match(rows.res.name):
-                yield sorter(rows, source, reverse, memory_budget)
+                yield sorter(rows, key, reverse, memory_budget)
             else:
                 yield rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,24 @@ from dataflows import sort_rows as plain_sort_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataflows_factory.processors.sort import DEFAULT_MEMORY_BUDGET, key_source, sort_rows, sorter
+from dataflows_factory.processors import _sortitems
+from dataflows_factory.processors.sort import DEFAULT_MEMORY_BUDGET, sort_rows, sorter
+
+
+@pytest.fixture(autouse=True, scope="module", params=["c", "python"])
+def item_codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with the C item codec (the nox environments build it, and fail
+    if they can't) and with the pure-Python one."""
+    if request.param == "c":
+        assert _sortitems._c is not None, "the C module _sortitems_c is not built (DFF_C_EXTENSION)"
+        yield "c"
+        return
+    saved, _sortitems._c = _sortitems._c, None
+    try:
+        yield "python"
+    finally:
+        _sortitems._c = saved
+
 
 numbers = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
@@ -121,7 +139,7 @@ def test_same_rows_as_dataflows_for_key_templates(key: object) -> None:
         expected = [repr(r) for r in _results(plain_sort_rows(key, reverse=reverse), data)]
         for budget in (DEFAULT_MEMORY_BUDGET, 4 << 10):
             # The sort itself (what sort_rows runs per resource): a Flow costs more than 250 rows.
-            result = sorter([dict(r) for r in loaded], key_source(key), reverse, budget)  # type: ignore[arg-type]
+            result = sorter([dict(r) for r in loaded], key, reverse, budget)  # type: ignore[arg-type]
             assert [repr(r) for r in result] == expected
 
 
@@ -177,7 +195,7 @@ def test_items_compare_as_their_keys(texts: list[str], reverse: bool, budget: in
     rows come out in the string order of dataflows' keys (key + 8-hex-digit row number)."""
     data = [{"k": text, "i": i} for i, text in enumerate(texts)]
     expected = sorted(data, key=lambda r: f"{r['k']}{r['i']:08x}", reverse=reverse)
-    assert list(sorter(data, key_source("{k}"), reverse, budget)) == expected
+    assert list(sorter(data, "{k}", reverse, budget)) == expected
 
 
 def test_rows_of_several_shapes_keep_keys_order_and_types() -> None:
@@ -198,5 +216,5 @@ def test_rows_of_several_shapes_keep_keys_order_and_types() -> None:
             data.append(OrderedDict([("k", i % 7), ("v", None)]))
     expected = [row for _, _, row in sorted((r["k"], i, r) for i, r in enumerate(data))]  # type: ignore[index]
     for budget in (1 << 30, 4 << 10):
-        result = list(sorter(iter(data), key_source("{k}"), False, budget))
+        result = list(sorter(iter(data), "{k}", False, budget))
         assert [(type(r), repr(r)) for r in result] == [(type(r), repr(r)) for r in expected]
