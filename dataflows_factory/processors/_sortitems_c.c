@@ -25,6 +25,9 @@
 #define new_row(count) PyDict_New()
 #endif
 
+/* Rows of more fields, and keys of more terms, are left to Python. */
+#define MAX_FIELDS 256
+
 static PyObject *decimal_type;   /* decimal.Decimal */
 
 /* A growable byte buffer for one item's key. */
@@ -193,12 +196,12 @@ static PyObject *encode_block(PyObject *module, PyObject *const *args, Py_ssize_
     if (start > ULLONG_MAX - (unsigned long long)rows_count) Py_RETURN_NONE;
     Py_ssize_t key_count = PyTuple_GET_SIZE(key);
     const char *kind = PyBytes_AS_STRING(kinds);
-    if (PyBytes_GET_SIZE(kinds) != count || count > 256) {
-        PyErr_SetString(PyExc_ValueError, "encode_block: one kind per name, at most 256");
+    if (PyBytes_GET_SIZE(kinds) != count) {
+        PyErr_SetString(PyExc_ValueError, "encode_block: one kind per name");
         return NULL;
     }
-    Py_ssize_t key_index[256];
-    if (key_count > 256) Py_RETURN_NONE;
+    if (count > MAX_FIELDS || key_count > MAX_FIELDS) Py_RETURN_NONE;
+    Py_ssize_t key_index[MAX_FIELDS];
     for (Py_ssize_t k = 0; k < key_count; k++) {
         key_index[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(key, k));
         if (key_index[k] < 0 || key_index[k] >= count) {
@@ -209,7 +212,7 @@ static PyObject *encode_block(PyObject *module, PyObject *const *args, Py_ssize_
     }
     PyObject *items = PyList_New(rows_count);
     if (items == NULL) return NULL;
-    PyObject *values[256];
+    PyObject *values[MAX_FIELDS];
     Buffer buffer;
     buffer_init(&buffer);
     for (Py_ssize_t r = 0; r < rows_count; r++) {
@@ -277,7 +280,6 @@ error:
    bools, ints, floats, str and bytes, with its references), read into ``values`` without the
    tuple and the reference list ``marshal.loads`` makes per call. Anything else, and any
    doubt, is left to ``PyMarshal_ReadObjectFromString``. */
-#define MAX_FIELDS 256
 #define MAX_REFS 64
 typedef struct {
     const unsigned char *at, *end;

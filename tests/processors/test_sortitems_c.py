@@ -163,3 +163,22 @@ def test_c_reads_every_marshal_code_it_meets_as_marshal_does() -> None:
         (decoded,) = C.decode_block(items, [None, (names, kinds)])
         assert repr(decoded) == repr(dict(part))
         assert [type(v) for v in decoded.values()] == [type(v) for _, v in part]
+
+
+@pytest.mark.parametrize("width", [256, 257, 300])
+def test_rows_wider_than_the_c_module_sort_in_python(width: int) -> None:
+    """The C module keeps at most 256 fields a row (and key terms): wider rows are the
+    Python code's, with the same items, and sort in dataflows' order."""
+    from dataflows import Flow
+    from dataflows import sort_rows as plain_sort_rows
+
+    from dataflows_factory.processors.sort import sort_rows
+
+    rows = [{f"f{i}": f"{(n * 7 + i) % 5}" if i % 2 else (n * 3 + i) % 4 for i in range(width)}
+            for n in range(40)]
+    key = [f"f{i}" for i in range(width)]
+    items = C.encode_block([dict(r) for r in rows], 0, tuple(rows[0]), b"p" * width, tuple(range(width)), 1)
+    assert (items is None) == (width > 256)
+    assert _codec_result(rows, key, 0, c=True) == _codec_result(rows, key, 0, c=False)
+    expected = list(Flow([dict(r) for r in rows], plain_sort_rows(key)).results()[0][0])
+    assert list(Flow([dict(r) for r in rows], sort_rows(key)).results()[0][0]) == expected
