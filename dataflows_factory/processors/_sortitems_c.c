@@ -7,10 +7,11 @@
    bool, None, bytes), Decimals and dates, with a key of plain ``{field}`` terms whose values
    are str, int, float, bool or Decimal.
 
-   Each function handles a whole block or returns None: a row of another shape, a value of
-   another kind, a key value it does not encode (a str with surrogates, another type) or an
-   error of any kind, and the Python code does the block instead (and raises its own errors).
-   So this module decides nothing: it is the Python path, faster. */
+   Each function handles a whole block or returns None: a row of another shape or of more than
+   256 fields, a value of another kind, a key value it does not encode (a str with surrogates,
+   a number too large for a float, another type), any error but running out of memory, and the
+   Python code does the block instead (and raises its own errors). So this module decides
+   nothing: it is the Python path, faster. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
