@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import count, islice
 from typing import Any
+from unittest import mock
 
 from tableschema import Schema
 
@@ -59,8 +60,7 @@ def parts(src: str) -> None:
     seconds, rows = _cpu(lambda: list(read(src, None, None)))
     print(f"read + cast into dict rows (typed_rows)   {seconds:6.2f} s")
     for name, c in (("C module", _sortitems._c), ("Python", None)):
-        saved, _sortitems._c = _sortitems._c, c
-        try:
+        with mock.patch.object(_sortitems, "_c", c):
             seconds, items = _cpu(lambda: encoded(ItemCodec(key_source(KEY), plain_key_fields(KEY)), rows))
             print(f"encode into sort items ({name:8})        {seconds:6.2f} s")
             ordered, codec = sorted(items), ItemCodec(key_source(KEY), plain_key_fields(KEY))
@@ -68,8 +68,6 @@ def parts(src: str) -> None:
             seconds, _ = _cpu(lambda codec=codec, ordered=ordered: [
                 len(codec.decode_block(b)) for b in _blocks(ordered)])
             print(f"decode into dict rows ({name:8})         {seconds:6.2f} s")
-        finally:
-            _sortitems._c = saved
     seconds, _ = _cpu(lambda: sorted(items))
     print(f"list.sort of the items                    {seconds:6.2f} s")
     items.sort()

@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from dataflows import Flow
@@ -25,11 +26,8 @@ def item_codec(request: pytest.FixtureRequest) -> Iterator[str]:
         assert _sortitems._c is not None, "the C module _sortitems_c is not built (DFF_C_EXTENSION)"
         yield "c"
         return
-    saved, _sortitems._c = _sortitems._c, None
-    try:
+    with mock.patch.object(_sortitems, "_c", None):
         yield "python"
-    finally:
-        _sortitems._c = saved
 
 
 numbers = st.one_of(

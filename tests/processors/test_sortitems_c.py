@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,9 +55,7 @@ def tables(draw: Any) -> tuple[list[dict[str, Any]], object]:
 def _codec_result(rows: list[dict[str, Any]], key: Any, start: int, c: bool) -> Any:
     """Items and rows of ``rows`` encoded twice (the second block goes through the block
     encoders, the C one where it is on), or the error's type."""
-    saved = _sortitems._c
-    _sortitems._c = saved if c else None
-    try:
+    with mock.patch.object(_sortitems, "_c", _sortitems._c if c else None):
         codec = ItemCodec(key_source(key), plain_key_fields(key))
         try:
             codec.encode_block([dict(r) for r in rows], start)
@@ -65,8 +64,6 @@ def _codec_result(rows: list[dict[str, Any]], key: Any, start: int, c: bool) -> 
             return type(error)
         decoded = codec.decode_block(sorted(items))
         return items, [(type(r), repr(r), [type(v) for v in r.values()]) for r in decoded]
-    finally:
-        _sortitems._c = saved
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,13 +84,9 @@ def test_c_encodes_the_common_shape_itself() -> None:
     items = C.encode_block([dict(ROW)], 5, NAMES, KIND_CODES, (2, 3, 1), 1)
     assert items is not None
     codec = ItemCodec(key_source("{country}{population}{city}"), ("country", "population", "city"))
-    saved = _sortitems._c
-    _sortitems._c = None
-    try:
+    with mock.patch.object(_sortitems, "_c", None):
         codec.encode_block([dict(ROW)], 0)  # compiles shape 1
         assert items == codec.encode_block([dict(ROW)], 5)
-    finally:
-        _sortitems._c = saved
     assert C.decode_block(items, [None, (NAMES, KIND_CODES)]) == [ROW]
 
 
